@@ -1,0 +1,3 @@
+from novalgo.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Brokers behind one small Protocol: Alpaca (alpaca-py) and the local simulator."""

@@ -1,0 +1,135 @@
+"""What the executor needs from a broker, and the plain values that cross that line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, Sequence
+
+ZERO = Decimal(0)
+
+# Normalised order states. Alpaca has more; adapters map theirs onto these.
+PENDING = "pending"  # accepted, not (fully) filled yet
+PARTIALLY_FILLED = "partially_filled"
+FILLED = "filled"
+CANCELED = "canceled"
+REJECTED = "rejected"
+EXPIRED = "expired"
+ORDER_FINAL = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
+
+
+@dataclass(frozen=True)
+class Position:
+    symbol: str
+    qty: Decimal  # negative for a short
+    avg_entry_price: Decimal = ZERO
+    market_value: Decimal | None = None
+    unrealized_pl: Decimal | None = None
+
+    @property
+    def side(self) -> str:
+        return "LONG" if self.qty > 0 else "SHORT" if self.qty < 0 else "FLAT"
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    symbol: str
+    tradable: bool = True
+    fractionable: bool = True
+    shortable: bool = True
+    easy_to_borrow: bool = True
+
+
+@dataclass(frozen=True)
+class Account:
+    mode: str  # simulated | paper | live
+    status: str
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    shorting_enabled: bool = True
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A market order. Exactly one of qty and notional is set (notional only for buys)."""
+
+    client_order_id: str
+    symbol: str
+    side: str  # buy | sell
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    price_hint: Decimal | None = None  # the alert's price; the simulator fills at it
+
+    def __post_init__(self) -> None:
+        if (self.qty is None) == (self.notional is None):
+            raise ValueError("an order needs exactly one of qty and notional")
+        if self.side not in ("buy", "sell"):
+            raise ValueError(f"side must be buy or sell, not {self.side!r}")
+
+
+@dataclass(frozen=True)
+class OrderState:
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: str
+    status: str  # one of the normalised states above
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    filled_qty: Decimal = ZERO
+    filled_avg_price: Decimal | None = None
+    reason: str = ""
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ORDER_FINAL
+
+
+@dataclass(frozen=True)
+class Fill:
+    time: datetime  # timezone-aware
+    symbol: str
+    side: str  # buy | sell
+    qty: Decimal
+    price: Decimal
+    order_id: str  # the broker's order id: fills sharing it are one order
+    client_order_id: str | None = None
+
+
+class Broker(Protocol):
+    kind: str  # "alpaca" | "simulated"
+    mode: str  # "paper" | "live" | "simulated"
+
+    def account(self) -> Account: ...
+
+    def positions(self) -> list[Position]: ...
+
+    def position(self, symbol: str) -> Position:
+        """The open position (qty 0 when flat)."""
+
+    def asset(self, symbol: str) -> AssetInfo:
+        """Trading properties; raises OrderRejected for a symbol the broker does not trade."""
+
+    def latest_price(self, symbol: str) -> Decimal | None: ...
+
+    def market_open(self) -> bool: ...
+
+    def submit(self, order: OrderRequest) -> OrderState:
+        """Place an order, idempotent by client_order_id.
+
+        Raises OrderRejected (the broker said no) or AmbiguousOrderError (we could not learn
+        whether it was placed, even by looking it up).
+        """
+
+    def find_order(self, client_order_id: str) -> OrderState | None: ...
+
+    def orders(self, client_order_ids: Sequence[str]) -> dict[str, OrderState]:
+        """Current state of many orders in as few calls as the API allows."""
+
+    def cancel(self, client_order_id: str) -> None: ...
+
+    def fills(self, since: datetime) -> list[Fill]:
+        """Every fill since a time, oldest first."""

@@ -1,0 +1,1 @@
+"""Pure trading logic: no I/O, no clocks, no network. Tested without fixtures."""

@@ -1,0 +1,37 @@
+"""The errors NovAlgo raises, each named for what the caller should do about it.
+
+Vendor errors (gspread, alpaca-py, requests) are converted at the adapter edge with
+``raise ... from e`` so the layers above only ever see these.
+"""
+
+
+class NovalgoError(Exception):
+    """Base of every error NovAlgo raises on purpose."""
+
+
+class SettingsError(NovalgoError):
+    """A setting is missing or malformed: refuse to start and say which."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class AlertError(NovalgoError):
+    """The alert body cannot be read: answer 400 with this reason, change nothing."""
+
+
+class RetryableError(NovalgoError):
+    """An outside system failed in a way that is safe to retry (timeout, 429, 5xx)."""
+
+
+class AmbiguousOrderError(RetryableError):
+    """We do not know whether the broker placed the order: look it up by client_order_id."""
+
+
+class OrderRejected(NovalgoError):
+    """The broker refused the order: mark it FAILED with this readable reason."""
+
+
+class SheetUnavailable(RetryableError):
+    """The sheet could not be read or written right now."""

@@ -1,0 +1,257 @@
+"""Settings read from the environment (and a ``.env`` file in development).
+
+Every value is validated once, at start, and every problem is reported together so the
+operator fixes them in one go. Secrets are kept out of ``repr`` so a logged settings
+object never leaks them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets as _secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from novalgo.errors import SettingsError
+
+# TradingView sends webhooks only from these addresses (its own documentation).
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+SECRET_FILE_NAME = "webhook_secret"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
+
+
+def _secret() -> "object":
+    """A settings field that holds a secret: never shown by repr."""
+    return field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # The web service.
+    webhook_secret: str | None = _secret()
+    admin_token: str | None = _secret()
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: ZoneInfo = ZoneInfo("America/Los_Angeles")
+    allowed_ips: tuple[IPNetwork, ...] | None = None  # None: any address ("*")
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    max_alert_age: float = 120.0
+    dedupe_window: float = 5.0
+    fill_wait: float = 20.0
+    journal_sync: str = "full"
+    run_background: bool = True
+
+    # The Google Sheet (local CSV files when sheet_id is unset).
+    sheet_id: str | None = None
+    google_credentials: Path = Path("credentials.json")
+    sheets_api_url: str | None = None
+    config_tab: str = "Config"
+    performance_tab: str = "Performance"
+    activity_tab: str = "Activity"
+    config_ttl: float = 15.0
+
+    # Alpaca (the simulated broker when the keys are unset).
+    alpaca_key_id: str | None = _secret()
+    alpaca_secret_key: str | None = _secret()
+    live: bool = False
+    alpaca_base_url: str | None = None
+    alpaca_data_url: str | None = None
+    outside_hours: str = "submit"
+
+    # Reporting.
+    performance_interval: float = 300.0
+    performance_days: int = 30
+    activity_rows: int = 2000
+
+    @property
+    def sheet_kind(self) -> str:
+        return "google" if self.sheet_id else "local"
+
+    @property
+    def broker_kind(self) -> str:
+        return "alpaca" if self.alpaca_key_id else "simulated"
+
+    @property
+    def mode(self) -> str:
+        """What kind of money is at stake: simulated, paper or live."""
+        if self.broker_kind == "simulated":
+            return "simulated"
+        return "live" if self.live else "paper"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / SECRET_FILE_NAME
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> "Settings":
+        """Read and validate every setting; raise SettingsError listing all problems."""
+        env = _merged_env(environ, dotenv)
+        reader = _Reader(env)
+        data_dir = Path(reader.text("NOVALGO_DATA_DIR", "data"))
+        values = dict(
+            webhook_secret=reader.text("NOVALGO_WEBHOOK_SECRET") or _read_secret_file(data_dir / SECRET_FILE_NAME),
+            admin_token=reader.text("NOVALGO_ADMIN_TOKEN"),
+            data_dir=data_dir,
+            host=reader.text("NOVALGO_HOST", "127.0.0.1"),
+            port=reader.number("NOVALGO_PORT", 8000, int, low=1, high=65535),
+            timezone=reader.parsed("NOVALGO_TIMEZONE", "America/Los_Angeles", _zone),
+            allowed_ips=reader.parsed("NOVALGO_ALLOWED_IPS", None, _allowed_ips),
+            trusted_proxies=reader.parsed("NOVALGO_TRUSTED_PROXIES", "", _networks),
+            max_alert_age=reader.number("NOVALGO_MAX_ALERT_AGE", 120.0, float, low=1),
+            dedupe_window=reader.number("NOVALGO_DEDUPE_SECONDS", 5.0, float, low=0),
+            fill_wait=reader.number("NOVALGO_FILL_WAIT", 20.0, float, low=0),
+            journal_sync=reader.choice("NOVALGO_JOURNAL_SYNC", "full", ("full", "normal")),
+            run_background=reader.flag("NOVALGO_RUN_BACKGROUND", True),
+            sheet_id=reader.text("NOVALGO_SHEET_ID"),
+            google_credentials=Path(reader.text("GOOGLE_APPLICATION_CREDENTIALS", "credentials.json")),
+            sheets_api_url=reader.text("NOVALGO_SHEETS_API_URL"),
+            config_tab=reader.text("NOVALGO_CONFIG_TAB", "Config"),
+            performance_tab=reader.text("NOVALGO_PERFORMANCE_TAB", "Performance"),
+            activity_tab=reader.text("NOVALGO_ACTIVITY_TAB", "Activity"),
+            config_ttl=reader.number("NOVALGO_CONFIG_TTL", 15.0, float, low=0.1),
+            alpaca_key_id=reader.text("APCA_API_KEY_ID"),
+            alpaca_secret_key=reader.text("APCA_API_SECRET_KEY"),
+            live=reader.flag("NOVALGO_LIVE", False),
+            alpaca_base_url=reader.text("APCA_API_BASE_URL"),
+            alpaca_data_url=reader.text("APCA_API_DATA_URL"),
+            outside_hours=reader.choice("NOVALGO_OUTSIDE_HOURS", "submit", ("submit", "skip")),
+            performance_interval=reader.number("NOVALGO_PERFORMANCE_INTERVAL", 300.0, float, low=5),
+            performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
+            activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),
+        )
+        problems = reader.problems
+        if bool(values["alpaca_key_id"]) != bool(values["alpaca_secret_key"]):
+            problems.append("APCA_API_KEY_ID and APCA_API_SECRET_KEY must be set together")
+        if values["live"] and not values["alpaca_key_id"]:
+            problems.append("NOVALGO_LIVE=true needs APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    def describe(self) -> dict[str, object]:
+        """Every setting as text, secrets shown only as set/unset (safe to log)."""
+        shown: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown[f.name] = ("(set)" if value else "(unset)") if not f.repr else str(value)
+        return shown
+
+
+def ensure_webhook_secret(settings: Settings) -> tuple[Settings, bool]:
+    """Give the service a webhook secret, generating one into the data dir (mode 600) if none.
+
+    Returns the settings and whether a new secret was created.
+    """
+    if settings.webhook_secret:
+        return settings, False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = _secrets.token_urlsafe(24)
+    fd = os.open(settings.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return settings.with_overrides(webhook_secret=secret), True
+
+
+def _read_secret_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    return env
+
+
+class _Reader:
+    """Reads typed values from an environment, collecting problems instead of raising."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def parsed(self, name: str, default: str | None, parse: Callable[[str], T]) -> T:
+        raw = self.text(name, default)
+        try:
+            return parse(raw)
+        except ValueError as e:
+            self.problems.append(f"{name}={raw!r}: {e}")
+            return parse(default) if default is not None else None
+
+    def number(self, name: str, default: T, kind: type, low: float | None = None, high: float | None = None) -> T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r}: expected {'a whole number' if kind is int else 'a number'}")
+            return default
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            self.problems.append(f"{name}={raw!r}: must be {bounds}")
+            return default
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={raw!r}: expected true or false")
+        return default
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = (self.text(name) or default).lower()
+        if raw not in allowed:
+            self.problems.append(f"{name}={raw!r}: expected one of {', '.join(allowed)}")
+            return default
+        return raw
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known time zone (e.g. America/Los_Angeles)") from None
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    nets = []
+    for part in filter(None, (p.strip() for p in raw.replace(";", ",").split(","))):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(nets)
+
+
+def _allowed_ips(raw: str | None) -> tuple[IPNetwork, ...] | None:
+    if raw is None:
+        return _networks(",".join(TRADINGVIEW_IPS + LOOPBACK))
+    if raw.strip() == "*":
+        return None
+    return _networks(raw)
