@@ -26,3 +26,8 @@ def load_settings(**overrides) -> Settings:
 @click.version_option(package_name="novalgo")
 def main() -> None:
     """NovAlgo: TradingView alerts to Alpaca orders, configured from a Google Sheet."""
+
+
+from novalgo.serve import serve  # noqa: E402  (commands register after the group exists)
+
+main.add_command(serve)

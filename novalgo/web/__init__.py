@@ -1,0 +1,57 @@
+"""The web layer: ``create_app(settings, broker=None, sheet=None)``. Routes stay thin."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from novalgo.broker.base import Broker
+from novalgo.settings import Settings
+from novalgo.sheet.base import SheetBackend
+
+MAX_BODY = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, broker: Broker | None = None, sheet: SheetBackend | None = None,
+               start_background: bool | None = None) -> Flask:
+    """A NovAlgo app; starts the background leader candidate unless told not to."""
+    from novalgo.background import Background
+    from novalgo.services import build_services
+    from novalgo.web import admin, webhook
+
+    settings = settings or Settings.from_env()
+    services = build_services(settings, broker=broker, sheet=sheet)
+    app = Flask("novalgo")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    app.extensions["novalgo"] = services
+    app.extensions["novalgo.started_at"] = time.time()
+    background = Background(services)
+    _add_reports(background, services)
+    app.extensions["novalgo.background"] = background
+    app.register_blueprint(webhook.blueprint)
+    app.register_blueprint(admin.blueprint)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        messages = {413: f"body over {MAX_BODY // 1024} KB"}
+        return jsonify(error=messages.get(error.code, error.description)), error.code
+
+    if settings.run_background if start_background is None else start_background:
+        background.start()
+    logging.getLogger(__name__).info(
+        "NovAlgo ready: mode=%s sheet=%s broker=%s data=%s", settings.mode, settings.sheet_kind,
+        settings.broker_kind, settings.data_dir)
+    return app
+
+
+def _add_reports(background, services) -> None:
+    """The leader's periodic reports (Performance and Activity tabs), when that code is present."""
+    try:
+        from novalgo.reports import report_loops
+    except ImportError:
+        return
+    background.extra_loops.extend(report_loops(services))

@@ -1,0 +1,101 @@
+"""POST /webhook and /webhook/<secret>: check, journal, answer. No network I/O here."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from flask import Blueprint, current_app, jsonify, request
+
+from novalgo.domain import statuses
+from novalgo.domain.alerts import parse_alert, read_delivery
+from novalgo.errors import AlertError
+from novalgo.web.security import address_allowed, client_ip, same_secret
+
+blueprint = Blueprint("webhook", __name__)
+MAX_WAIT = 2.5  # TradingView gives up after about 3 seconds
+WAIT_POLL = 0.02
+OUTCOME_WORDS = {
+    statuses.FILLED: "success", statuses.ORDER_SUBMITTED: "success", statuses.WAITING: "success",
+    statuses.ALREADY_LONG: "skipped", statuses.ALREADY_SHORT: "skipped", statuses.INACTIVE: "skipped",
+    statuses.SKIPPED: "skipped", statuses.DUPLICATE: "skipped", statuses.FAILED: "failed",
+    statuses.EXPIRED: "expired",
+}
+
+
+def _error(code: int, reason: str):
+    return jsonify(error=reason), code
+
+
+@blueprint.post("/webhook")
+@blueprint.post("/webhook/<path:path_secret>")
+def receive(path_secret: str | None = None):
+    services = current_app.extensions["novalgo"]
+    settings = services.settings
+    caller = client_ip(request, settings.trusted_proxies)
+    if not address_allowed(caller, settings.allowed_ips):
+        return _error(403, f"address {caller} may not send alerts (NOVALGO_ALLOWED_IPS)")
+    wait = _wait_seconds()
+    if isinstance(wait, str):
+        return _error(400, wait)
+    raw = request.get_data(cache=False)
+    path_ok = same_secret(path_secret, settings.webhook_secret)
+    try:
+        delivery = read_delivery(raw)
+    except AlertError as e:
+        return _error(400, str(e)) if path_ok else _error(401, "bad or missing secret")
+    if not (path_ok or same_secret(delivery.secret, settings.webhook_secret)):
+        return _error(401, "bad or missing secret")
+    try:
+        alert = parse_alert(delivery)
+    except AlertError as e:
+        return _error(400, str(e))
+    alert_id, status, original = services.journal.add(alert, delivery.stored_body, caller, settings.dedupe_window)
+    if status == statuses.DUPLICATE:
+        return jsonify(status="duplicate", alert_id=alert_id, duplicate_of=original), 200
+    if wait:
+        record = _await_outcome(services.journal, alert_id, wait)
+        if record is not None:
+            return jsonify(_outcome(record)), 200
+    return jsonify(status="accepted", alert_id=alert_id, action=alert.action.upper(), symbol=alert.symbol,
+                   timeframe=alert.timeframe), 202
+
+
+def _wait_seconds() -> float | str:
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        return f"wait={raw!r}: expected seconds, at most {MAX_WAIT}"
+    if not 0 <= value <= MAX_WAIT:
+        return f"wait={raw!r}: expected seconds between 0 and {MAX_WAIT}"
+    return value
+
+
+def _await_outcome(journal, alert_id: str, wait: float):
+    """Poll the journal (the leader may be another process) until the alert settles or time is up."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if journal.status_of(alert_id) in statuses.SETTLED:
+            return journal.get(alert_id)
+        time.sleep(WAIT_POLL)
+    return None
+
+
+def _outcome(record: dict) -> dict:
+    """The answer the original bot gave, plus the alert id, outcome and reason."""
+    orders = [o for o in record["orders"] if o.get("broker_order_id")]
+    amount = Decimal(record["amount"]) if record["amount"] else None
+    return {
+        "status": OUTCOME_WORDS.get(record["status"], "accepted"),
+        "action": (record["action"] or "").upper(),
+        "symbol": record["symbol"],
+        "timeframe": record["row_timeframe"] or record["timeframe"],
+        "amount": (int(amount) if amount == amount.to_integral_value() else float(amount)) if amount else None,
+        "order_id": orders[-1]["broker_order_id"] if orders else None,
+        "alert_id": record["id"],
+        "outcome": record["status"],
+        "reason": record["reason"],
+    }
