@@ -1,0 +1,1 @@
+"""Wire-level fakes of the outside services, served on loopback for the tests."""
