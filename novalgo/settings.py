@@ -40,7 +40,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     timezone: ZoneInfo = ZoneInfo("America/Los_Angeles")
-    allowed_ips: tuple[IPNetwork, ...] | None = None  # None: any address ("*")
+    # TradingView's addresses and loopback unless told otherwise; None means any address ("*").
+    allowed_ips: tuple[IPNetwork, ...] | None = field(default_factory=lambda: _allowed_ips(None))
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_alert_age: float = 120.0
     dedupe_window: float = 5.0
