@@ -89,11 +89,15 @@ def parse_alert(delivery: Delivery) -> Alert:
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
-    if not text.startswith("{"):
+    # A JSON array is still JSON (and must be refused as such), but text may also open with a
+    # bracket ("[My Strategy] order buy ..."), so only an unparseable "{" body is broken JSON.
+    if not text.startswith(("{", "[")):
         return None
     try:
         value = json.loads(text, parse_float=Decimal)
     except ValueError:
+        if text.startswith("["):
+            return None
         raise AlertError("body looks like JSON but is not valid JSON") from None
     if not isinstance(value, dict):
         raise AlertError("JSON body must be an object")
