@@ -93,8 +93,7 @@ class GoogleSheetBackend:
             if data:
                 # RAW, not USER_ENTERED: a reason or timestamp is stored as the text we sent, never
                 # turned into a date, a number or (starting with "=") a formula.
-                self._call(self.http.values_batch_update, self.spreadsheet_id,
-                           body={"valueInputOption": "RAW", "data": data})
+                self.write_values(data, "RAW")
             return missing
 
     def write_performance(self, values: Sequence[Sequence[str]]) -> None:
@@ -107,9 +106,7 @@ class GoogleSheetBackend:
             block = [row + [""] * (width - len(row)) for row in new] + [[""] * width] * (height - len(new))
             self._grow(self.performance_tab, grid_rows, grid_columns, len(new), width)
             # USER_ENTERED so "$250.50" and "55.5%" become numbers the trader can sort and sum.
-            self._call(self.http.values_batch_update, self.spreadsheet_id, body={
-                "valueInputOption": "USER_ENTERED",
-                "data": [{"range": f"{quoted(self.performance_tab)}!A1", "values": block}]})
+            self.write_values([{"range": f"{quoted(self.performance_tab)}!A1", "values": block}], "USER_ENTERED")
 
     def append_activity(self, rows: Sequence[Sequence[str]], keep: int) -> None:
         """Add rows under the last one and keep the newest ``keep``, in one write to explicit rows.
@@ -138,9 +135,7 @@ class GoogleSheetBackend:
                 block, first = [header] + block, 1
             self._grow(self.activity_tab, grid_rows, grid_columns, first - 1 + len(block),
                        max(len(r) for r in block))
-            self._call(self.http.values_batch_update, self.spreadsheet_id, body={
-                "valueInputOption": "RAW",
-                "data": [{"range": f"{quoted(self.activity_tab)}!A{first}", "values": block}]})
+            self.write_values([{"range": f"{quoted(self.activity_tab)}!A{first}", "values": block}], "RAW")
 
     # -- helpers shared with `sheet init` and `novalgo check` -----------------------------------
 
@@ -158,6 +153,11 @@ class GoogleSheetBackend:
             props = sheet["properties"]
             self._sheet_ids[props["title"]] = props["sheetId"]
         return answer
+
+    def write_values(self, data: list[dict], input_option: str = "RAW") -> dict:
+        """One values:batchUpdate of exact ranges: safe to repeat."""
+        return self._call(self.http.values_batch_update, self.spreadsheet_id,
+                          body={"valueInputOption": input_option, "data": data})
 
     def batch_update(self, requests: list[dict]) -> dict:
         return self._call(self.http.batch_update, self.spreadsheet_id, {"requests": requests})

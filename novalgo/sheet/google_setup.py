@@ -1,0 +1,147 @@
+"""`novalgo sheet init` on a Google Sheet: create or repair the Config, Performance and Activity tabs.
+
+It looks first and changes only what is missing: headers the Config tab lacks go at the
+end (the trader's columns never move), then the frozen header row, the `active` checkbox,
+the Time Frame dropdown, Order Status colours and warning-only protection on the columns
+the bot writes. A sheet that already looks right gets reads only, no write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
+from novalgo.sheet.google import GoogleSheetBackend, quoted
+from novalgo.sheet.layout import (PERFORMANCE_HEADERS, PROTECTION_NOTE, STATUS_COLOURS, TIMEFRAME_CHOICES,
+                                  activity_headers)
+
+CHECKBOX = {"type": "BOOLEAN"}
+TIMEFRAME_LIST = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in TIMEFRAME_CHOICES]}
+
+
+def prepare_google_sheet(backend: GoogleSheetBackend) -> list[str]:
+    """Make the three tabs ready for the bot; returns what was changed (empty if nothing was needed)."""
+    tabs = (backend.config_tab, backend.performance_tab, backend.activity_tab)
+    existing = {s["properties"]["title"] for s in backend.metadata().get("sheets", [])}
+    missing = [t for t in tabs if t not in existing]
+    changes = [f"created the {t} tab" for t in missing]
+    if missing:
+        backend.batch_update([{"addSheet": {"properties": {"title": t}}} for t in missing])
+    meta = backend.metadata(includeGridData="true",
+                            ranges=[quoted(backend.config_tab)] + [f"{quoted(t)}!1:1" for t in tabs[1:]])
+    sheets = {s["properties"]["title"]: s for s in meta.get("sheets", [])}
+
+    requests: list[dict] = []
+    headers: list[dict] = []
+    _config(sheets[backend.config_tab], backend.config_tab, requests, headers, changes)
+    _bot_tab(sheets[backend.performance_tab], backend.performance_tab, PERFORMANCE_HEADERS, requests, headers, changes)
+    _bot_tab(sheets[backend.activity_tab], backend.activity_tab, activity_headers(), requests, headers, changes)
+    if requests:
+        backend.batch_update(requests)
+    if headers:
+        # RAW: header names are text, never numbers or formulas.
+        backend.write_values(headers, "RAW")
+    return changes
+
+
+def _config(sheet: dict, title: str, requests: list[dict], headers: list[dict], changes: list[str]) -> None:
+    props = sheet["properties"]
+    sheet_id, grid = props["sheetId"], props.get("gridProperties", {})
+    rows, columns = grid.get("rowCount", 1000), grid.get("columnCount", 26)
+    cells = _rows(sheet)
+    header = _header(cells)
+    present = header_index(header)
+    added = [name for name in CONFIG_HEADERS if name not in present]
+    if added:
+        start = len(header)
+        if start + len(added) > columns:
+            requests.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                                                 "length": start + len(added) - columns}})
+        headers.append({"range": f"{quoted(title)}!A1" if start == 0 else f"{quoted(title)}!{_letters(start)}1",
+                        "values": [added]})
+        header = header + added
+        changes.append(f"added the {', '.join(added)} column{'s' if len(added) > 1 else ''} to {title}")
+    where = header_index(header)
+    _freeze(props, requests, changes)
+
+    for name, condition, extra in ((ACTIVE, CHECKBOX, {}), (TIMEFRAME, TIMEFRAME_LIST, {"showCustomUi": True, "strict": False})):
+        column = where[name]
+        if not all(_validation(cells, r, column) == condition for r in range(1, rows)):
+            requests.append({"setDataValidation": {
+                "range": _column_range(sheet_id, column, rows), "rule": {"condition": condition, **extra}}})
+            changes.append(f"{title}: {'checkboxes' if condition is CHECKBOX else 'a dropdown'} on {name}")
+
+    status = where[STATUS]
+    rules = sheet.get("conditionalFormats", [])
+    for text, colour in STATUS_COLOURS:
+        condition = {"type": "TEXT_EQ", "values": [{"userEnteredValue": text}]}
+        if not any(rule.get("booleanRule", {}).get("condition") == condition
+                   and any(r.get("startColumnIndex") == status for r in rule.get("ranges", [])) for rule in rules):
+            requests.append({"addConditionalFormatRule": {"index": len(rules), "rule": {
+                "ranges": [_column_range(sheet_id, status, rows)],
+                "booleanRule": {"condition": condition, "format": {"backgroundColor": colour}}}}})
+            rules = rules + [{"booleanRule": {"condition": condition}, "ranges": [{"startColumnIndex": status}]}]
+            changes.append(f"{title}: {text} coloured in {STATUS}")
+
+    protected = sheet.get("protectedRanges", [])
+    for name in (STATUS, UPDATED):
+        column = where[name]
+        if not any(p.get("warningOnly") and p.get("range", {}).get("startColumnIndex") == column
+                   and p.get("range", {}).get("endColumnIndex") == column + 1 for p in protected):
+            requests.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": sheet_id, "startColumnIndex": column, "endColumnIndex": column + 1},
+                "description": PROTECTION_NOTE, "warningOnly": True}}})
+            changes.append(f"{title}: a warning before hand edits of {name}")
+
+
+def _bot_tab(sheet: dict, title: str, names: tuple[str, ...], requests: list[dict], headers: list[dict],
+             changes: list[str]) -> None:
+    """Performance and Activity: written wholly by the bot."""
+    props = sheet["properties"]
+    if not _header(_rows(sheet)):
+        headers.append({"range": f"{quoted(title)}!A1", "values": [list(names)]})
+        changes.append(f"{title}: header row")
+    _freeze(props, requests, changes)
+    whole_tab = {"sheetId": props["sheetId"]}
+    if not any(p.get("warningOnly") and p.get("range") == whole_tab for p in sheet.get("protectedRanges", [])):
+        requests.append({"addProtectedRange": {"protectedRange": {
+            "range": whole_tab, "description": PROTECTION_NOTE, "warningOnly": True}}})
+        changes.append(f"{title}: a warning before hand edits")
+
+
+def _freeze(props: dict, requests: list[dict], changes: list[str]) -> None:
+    # A trader who froze more rows keeps them; only an unfrozen header is fixed.
+    if props.get("gridProperties", {}).get("frozenRowCount", 0) < 1:
+        requests.append({"updateSheetProperties": {
+            "properties": {"sheetId": props["sheetId"], "gridProperties": {"frozenRowCount": 1}},
+            "fields": "gridProperties.frozenRowCount"}})
+        changes.append(f"{props['title']}: header row frozen")
+
+
+def _rows(sheet: dict) -> list[list[dict]]:
+    data = sheet.get("data") or [{}]
+    return [row.get("values", []) for row in data[0].get("rowData", [])]
+
+
+def _header(cells: list[list[dict]]) -> list[str]:
+    names = [str(c.get("formattedValue", "")) for c in (cells[0] if cells else [])]
+    while names and not names[-1].strip():
+        names.pop()
+    return names
+
+
+def _validation(cells: list[list[dict]], row: int, column: int) -> Any:
+    if row < len(cells) and column < len(cells[row]):
+        return cells[row][column].get("dataValidation", {}).get("condition")
+    return None
+
+
+def _column_range(sheet_id: int, column: int, rows: int) -> dict:
+    return {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": rows,
+            "startColumnIndex": column, "endColumnIndex": column + 1}
+
+
+def _letters(column: int) -> str:
+    from gspread.utils import rowcol_to_a1
+
+    return rowcol_to_a1(1, column + 1)[:-1]
