@@ -83,13 +83,13 @@ def drawdown(report: Report):
     ax.plot(x, under.to_numpy(), color=RED, lw=1.2)
     dd = report.drawdown
     if dd.trough is not None:
-        ax.annotate(f"max {fmt.percent(dd.depth, 1)}", xy=(pd.Timestamp(dd.trough), dd.depth),
+        ax.annotate(f"max {fmt.percent(dd.depth, 1 if dd.depth <= -0.01 else 2)}", xy=(pd.Timestamp(dd.trough), dd.depth),
                     xytext=(8, -2), textcoords="offset points", color=RED, fontsize=8.5, va="top")
     ax.set_title("Drawdown from the previous peak")
     ax.set_ylabel("Below peak")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     low = min(float(under.min()) * 1.15, -0.005)  # keep a flat curve visible
-    ax.set_ylim(low, 0.002)
+    ax.set_ylim(low, -low * 0.04)
     _date_axis(ax)
     return fig
 
@@ -129,7 +129,9 @@ def _dates(series: pd.Series) -> pd.DatetimeIndex:
 
 
 def _date_axis(ax) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # Spelled-out dates ("Oct 15", or "Oct 2025" over long spans) read unambiguously in an email.
+    low, high = ax.get_xlim()
+    long_span = high - low > 240
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y" if long_span else "%b %d"))
     ax.set_xlabel("Date")

@@ -57,29 +57,37 @@ def period_start(period: str, today: date) -> date:
     raise AssertionError("unreachable")
 
 
-def from_broker(broker, snap: Snapshot, progress: Progress) -> Snapshot:
-    """Fill a snapshot from a broker: account, positions, fills, equity curve, index closes."""
+def from_broker(broker, snap: Snapshot, progress: Progress, *, trades: bool = True, benchmark: bool = True,
+                equity: bool = True) -> Snapshot:
+    """Fill a snapshot from a broker: account, positions, and (as asked) fills, equity, index closes."""
     progress.step("account and positions…")
     snap.account = broker.account()
     snap.positions = list(broker.positions())
-    since = datetime.combine(min(snap.start, snap.as_of.date() - FILLS_LOOKBACK), time(), tzinfo=timezone.utc)
-    progress.step(f"fills since {since.date()}…")
-    snap.fills = list(broker.fills(since))
-    progress.step(f"{len(snap.fills)} fills; equity history…")
-    if hasattr(broker, "portfolio_history"):
-        snap.equity = [(d, e) for d, e in broker.portfolio_history(snap.period) if d >= snap.start]
-    elif hasattr(broker, "equity_history"):
-        snap.equity = [(d, e) for d, e in broker.equity_history() if d >= snap.start]
-    else:
-        snap.notes.append("This broker keeps no equity history: return statistics are not available.")
-    if hasattr(broker, "daily_bars"):
-        progress.step(f"{snap.benchmark_symbol} daily bars…")
-        snap.benchmark = list(broker.daily_bars(snap.benchmark_symbol, snap.start, snap.as_of.date()))
-    else:
-        snap.notes.append(
-            f"{snap.benchmark_symbol} comparison skipped: the {snap.source} broker has no market data "
-            f"(pass --benchmark-csv with daily closes to compare)."
-        )
+    if trades:
+        earliest = max(min(snap.start, snap.as_of.date() - FILLS_LOOKBACK), date(1971, 1, 1))
+        since = datetime.combine(earliest, time(), tzinfo=timezone.utc)
+        progress.step(f"fills since {earliest}…")
+        snap.fills = list(broker.fills(since))
+        progress.step(f"{len(snap.fills)} fills read")
+    if equity:
+        progress.step("equity history…")
+        if hasattr(broker, "portfolio_history"):
+            period = "1A" if snap.period == "all" else snap.period
+            snap.equity = [(d, e) for d, e in broker.portfolio_history(period) if d >= snap.start]
+        elif hasattr(broker, "equity_history"):
+            snap.equity = [(d, e) for d, e in broker.equity_history() if d >= snap.start]
+        else:
+            snap.notes.append("This broker keeps no equity history: return statistics are not available.")
+    if benchmark:
+        if hasattr(broker, "daily_bars"):
+            progress.step(f"{snap.benchmark_symbol} daily bars…")
+            first = max(snap.start, snap.as_of.date() - timedelta(days=3650))
+            snap.benchmark = list(broker.daily_bars(snap.benchmark_symbol, first, snap.as_of.date()))
+        else:
+            snap.notes.append(
+                f"{snap.benchmark_symbol} comparison skipped: the {snap.source} broker has no market data "
+                f"(pass --benchmark-csv with daily closes to compare)."
+            )
     progress.done()
     return snap
 

@@ -1,0 +1,48 @@
+"""Where reports and alerts go: email, SMS, Slack. Each optional, each failure isolated.
+
+The exit code of a run adds one bit per channel that failed, so cron mail or a wrapper can
+tell which: email 4, SMS 8, Slack 16 (1 and 2 are left to click's errors and usage).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+log = logging.getLogger("analytics.channels")
+
+EXIT_BITS = {"email": 4, "sms": 8, "slack": 16}
+
+
+class ChannelError(Exception):
+    """A channel could not deliver: the message says why, without any secret."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    channel: str
+    ok: bool
+    detail: str
+
+
+def deliver(senders: dict[str, Callable[[], str]]) -> list[Outcome]:
+    """Call every sender; one failing never stops the others. Senders return a detail line."""
+    outcomes = []
+    for channel, send in senders.items():
+        try:
+            outcomes.append(Outcome(channel, True, send()))
+        except ChannelError as e:
+            outcomes.append(Outcome(channel, False, str(e)))
+        except Exception as e:  # a library bug must not cost the trader the other channels
+            log.exception("%s channel crashed", channel)
+            outcomes.append(Outcome(channel, False, f"unexpected {type(e).__name__}: {e}"))
+    return outcomes
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    code = 0
+    for o in outcomes:
+        if not o.ok:
+            code |= EXIT_BITS[o.channel]
+    return code
