@@ -1,0 +1,161 @@
+"""The Performance tab: FIFO P&L per symbol, a TOTAL row, and a per-(symbol, Time Frame) breakdown.
+
+``performance_cells`` is pure (results in, cells out). ``PerformanceUpdater`` gathers the
+inputs — the broker's fills over the window and, from the journal, which Config row placed
+each order — and replaces the tab in one write.
+
+Lots are matched per symbol, as the broker holds one position per symbol even when two
+Config rows trade it; each closed trade is then credited to the row whose order closed it,
+so the breakdown adds up to the symbol's row.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Callable, Iterable, Mapping
+
+from novalgo.broker.base import Broker, Fill
+from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
+from novalgo.domain.timeframes import interval_minutes
+from novalgo.settings import Settings
+from novalgo.sheet.base import SheetBackend
+
+HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trades", "win_rate", "total_pnl",
+           "avg_pnl_per_trade", "best_trade", "worst_trade", "last_updated")
+BREAKDOWN_HEADERS = ("symbol", "Time Frame", "total_trades", "winning_trades", "losing_trades", "win_rate",
+                     "total_pnl", "avg_pnl_per_trade", "best_trade", "worst_trade")
+MANUAL = "manual"  # the Time Frame of fills no alert of ours placed
+UNDEFINED = "—"  # a rate or average with no closed trades to take it from
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"  # as the Config tab's Last Updated
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+PRICE_STEP = Decimal("0.0001")
+
+RowKey = tuple[str, str]  # (symbol, Time Frame label or "manual")
+
+
+def money(value: Decimal | None) -> str:
+    """``$250.50``, ``-$12.30``, or ``—`` when undefined; rounded half up to the cent."""
+    if value is None:
+        return UNDEFINED
+    cents = value.quantize(CENT, ROUND_HALF_UP)
+    return f"-${-cents}" if cents < 0 else f"${abs(cents)}"
+
+
+def percent(value: Decimal | None) -> str:
+    """``55.5%``, or ``—`` when undefined."""
+    return UNDEFINED if value is None else f"{value.quantize(TENTH, ROUND_HALF_UP)}%"
+
+
+def trades_by_row(results: Iterable[SymbolPnl]) -> dict[RowKey, SymbolPnl]:
+    """Closed trades grouped by the (symbol, Time Frame) their ``tag`` names (``"AAPL 15 Min"``)."""
+    groups: dict[RowKey, list[ClosedTrade]] = {}
+    for result in results:
+        for trade in result.trades:
+            label = trade.tag or f"{trade.symbol} {MANUAL}"
+            groups.setdefault((trade.symbol, label.removeprefix(f"{trade.symbol} ")), []).append(trade)
+    return {key: SymbolPnl(key[0], trades, Decimal(0), Decimal(0)) for key, trades in groups.items()}
+
+
+def performance_cells(by_symbol: Mapping[str, SymbolPnl], by_row: Mapping[RowKey, SymbolPnl],
+                      updated_at: datetime, zone: tzinfo) -> list[list[str]]:
+    """The whole tab: header, a row per symbol, TOTAL, a blank row, then the breakdown by row."""
+    stamp = updated_at.astimezone(zone).strftime(STAMP_FORMAT)
+    cells = [list(HEADERS)]
+    for symbol in sorted(by_symbol):
+        cells.append([symbol, *_stats(by_symbol[symbol]), stamp])
+    cells.append(["TOTAL", *_stats(total(by_symbol.values())), stamp])
+    cells.append([""] * len(HEADERS))
+    cells.append(list(BREAKDOWN_HEADERS))
+    for symbol, timeframe in sorted(by_row, key=_row_order):
+        cells.append([symbol, timeframe, *_stats(by_row[(symbol, timeframe)])])
+    return cells
+
+
+def _stats(result: SymbolPnl) -> list[str]:
+    return [str(result.total_trades), str(result.winning_trades), str(result.losing_trades),
+            percent(result.win_rate), money(result.total_pnl), money(result.avg_pnl_per_trade),
+            money(result.best_trade), money(result.worst_trade)]
+
+
+def _row_order(key: RowKey) -> tuple[str, int, str]:
+    # 5 Min before 15 Min before 1 Day (not text order), and "manual" after the chart rows.
+    symbol, timeframe = key
+    try:
+        minutes = interval_minutes(timeframe)
+    except ValueError:
+        minutes = 10**9
+    return symbol, minutes, timeframe
+
+
+def pnl_numbers(result: SymbolPnl) -> dict[str, object]:
+    """One symbol's figures for JSON: counts as numbers, money as strings rounded to the cent."""
+    win_rate = result.win_rate
+    return {
+        "total_trades": result.total_trades,
+        "winning_trades": result.winning_trades,
+        "losing_trades": result.losing_trades,
+        "win_rate": None if win_rate is None else str(win_rate.quantize(CENT, ROUND_HALF_UP)),
+        "total_pnl": _cents(result.total_pnl),
+        "avg_pnl_per_trade": _cents(result.avg_pnl_per_trade),
+        "best_trade": _cents(result.best_trade),
+        "worst_trade": _cents(result.worst_trade),
+        "open_qty": _plain(result.open_qty),
+        "avg_cost": _plain(result.avg_cost.quantize(PRICE_STEP, ROUND_HALF_UP)),
+    }
+
+
+def _cents(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
+
+
+def _plain(value: Decimal) -> str:
+    # "5" not "5.000" or "5E+1": quantities read the way the trader typed them.
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
+class PerformanceUpdater:
+    """Rebuilds the Performance tab from the broker's fills (leader loop and ``GET /performance``)."""
+
+    def __init__(self, broker: Broker, sheet_backend: SheetBackend, journal, settings: Settings,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.broker = broker
+        self.sheet = sheet_backend
+        self.journal = journal  # anything with rows_for_orders(client_order_ids)
+        self.settings = settings
+        self.clock = clock
+        # The leader's timer and an admin's GET may overlap: one rebuild at a time.
+        self._lock = threading.Lock()
+
+    def run_once(self) -> dict[str, object]:
+        """Read fills, match FIFO, write the tab once; return the numbers it shows."""
+        with self._lock:
+            now = self.clock()
+            fills = self.broker.fills(since=now - timedelta(days=self.settings.performance_days))
+            tag = self._row_labels(fills)
+            by_symbol = match_fifo(fills, tag=tag)
+            by_row = trades_by_row(by_symbol.values())
+            self.sheet.write_performance(performance_cells(by_symbol, by_row, now, self.settings.timezone))
+            return {
+                "updated_at": now.astimezone(self.settings.timezone).isoformat(),
+                "window_days": self.settings.performance_days,
+                "fills": len(fills),
+                "symbols": {symbol: pnl_numbers(by_symbol[symbol]) for symbol in sorted(by_symbol)},
+                "total": pnl_numbers(total(by_symbol.values())),
+                "by_timeframe": {f"{symbol} {timeframe}": pnl_numbers(by_row[(symbol, timeframe)])
+                                 for symbol, timeframe in sorted(by_row, key=_row_order)},
+            }
+
+    def _row_labels(self, fills: list[Fill]) -> Callable[[Fill], str]:
+        """A tag function: the Config row whose alert placed the fill's order, else manual."""
+        ids = {f.client_order_id for f in fills if f.client_order_id}
+        rows = self.journal.rows_for_orders(sorted(ids)) if ids else {}
+
+        def tag(fill: Fill) -> str:
+            row = rows.get(fill.client_order_id) if fill.client_order_id else None
+            return f"{fill.symbol} {row[1] if row else MANUAL}"
+
+        return tag

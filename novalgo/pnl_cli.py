@@ -1,0 +1,166 @@
+"""``novalgo pnl --fills FILE.csv``: FIFO P&L of a fills file, offline, as a table or JSON.
+
+The CSV is read with the csv module into the FIFO matcher's plain tuples (no per-fill
+objects), so a million fills take a few seconds; see ``bench/pnl.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+
+from novalgo.domain.fifo import FillRow, SymbolPnl, in_time_order, match_fifo_rows, total
+from novalgo.performance import money, percent, pnl_numbers
+
+REQUIRED = ("time", "symbol", "side", "qty", "price")
+SIDES = {"buy": True, "sell": False}
+ZERO = Decimal(0)
+INFINITY = Decimal("Infinity")
+EXIT_BAD_INPUT = 2
+
+
+class BadFills(click.ClickException):
+    """The fills file cannot be read: say where, exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def read_fills(path: Path) -> list[FillRow]:
+    """Fills from a CSV (``time, symbol, side, qty, price`` and optional ``order_id``), in time order.
+
+    Times are ISO 8601; a time without an offset is taken as UTC. Raises BadFills naming the line.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = _read_rows(csv.reader(handle), path.name)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise BadFills(f"{path.name}: cannot read the file: {e}") from e
+    return in_time_order(rows, _time_of)
+
+
+def _time_of(row: FillRow) -> datetime:
+    return row[2]
+
+
+def _read_rows(reader, name: str) -> list[FillRow]:
+    header = next(reader, None)
+    if header is None:
+        raise BadFills(f"{name}: the file is empty; expected a header line {', '.join(REQUIRED)}")
+    columns = {cell.strip().lower(): i for i, cell in enumerate(header)}
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise BadFills(f"{name}, line 1: missing column(s) {', '.join(missing)} (found: {', '.join(header)})")
+    t, s, d, q, p = (columns[c] for c in REQUIRED)
+    o = columns.get("order_id")
+    rows: list[FillRow] = []
+    append = rows.append
+    utc = timezone.utc
+    # The hot loop: one try per line, the slow explanation only when a line is bad.
+    for cells in reader:
+        if not cells:
+            continue
+        try:
+            when = datetime.fromisoformat(cells[t])
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=utc)
+            symbol = cells[s].strip()
+            qty = Decimal(cells[q])
+            price = Decimal(cells[p])
+            if not (symbol and ZERO < qty < INFINITY and ZERO <= price < INFINITY):
+                raise ValueError
+            order = cells[o] if o is not None and o < len(cells) else ""
+            append((symbol, symbol, when, SIDES[cells[d].strip().lower()], qty, price,
+                    order or f"line {reader.line_num}", None))
+        except (ValueError, InvalidOperation, KeyError, IndexError):
+            raise BadFills(f"{name}, line {reader.line_num}: {_what_is_wrong(cells, t, s, d, q, p)}") from None
+    return rows
+
+
+def _what_is_wrong(cells: list[str], t: int, s: int, d: int, q: int, p: int) -> str:
+    """A readable reason for a line the fast path refused."""
+    width = max(t, s, d, q, p) + 1
+    if len(cells) < width:
+        return f"expected at least {width} columns, found {len(cells)}"
+    try:
+        datetime.fromisoformat(cells[t])
+    except ValueError:
+        return f"time {cells[t]!r} is not an ISO 8601 time like 2025-01-02T14:30:00-05:00"
+    if not cells[s].strip():
+        return "symbol is empty"
+    if cells[d].strip().lower() not in SIDES:
+        return f"side {cells[d]!r} must be buy or sell"
+    for label, text, low in (("qty", cells[q], "more than 0"), ("price", cells[p], "0 or more")):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return f"{label} {text!r} is not a number"
+        if not number.is_finite() or number < 0 or (label == "qty" and number == 0):
+            return f"{label} {text!r} must be a finite number {low}"
+    return "unreadable line"
+
+
+def report(path: Path) -> tuple[dict[str, SymbolPnl], SymbolPnl]:
+    """FIFO results per symbol and the TOTAL row for a fills file."""
+    results = match_fifo_rows(read_fills(path))
+    return results, total(results.values())
+
+
+def as_json(results: dict[str, SymbolPnl], overall: SymbolPnl) -> dict[str, object]:
+    return {"symbols": {symbol: pnl_numbers(results[symbol]) for symbol in sorted(results)},
+            "total": pnl_numbers(overall)}
+
+
+TABLE_COLUMNS = ("symbol", "trades", "wins", "losses", "win rate", "total P&L", "avg P&L", "best", "worst",
+                 "open qty", "avg cost")
+
+
+def as_table(results: dict[str, SymbolPnl], overall: SymbolPnl) -> str:
+    lines = [_table_row(results[symbol]) for symbol in sorted(results)] + [_table_row(overall)]
+    widths = [max(len(row[i]) for row in [TABLE_COLUMNS, *lines]) for i in range(len(TABLE_COLUMNS))]
+    rule = "  ".join("-" * w for w in widths)
+    out = [_align(TABLE_COLUMNS, widths), rule, *(_align(row, widths) for row in lines[:-1]), rule,
+           _align(lines[-1], widths)]
+    return "\n".join(out)
+
+
+def _table_row(result: SymbolPnl) -> tuple[str, ...]:
+    numbers = pnl_numbers(result)
+    is_total = result.symbol == "TOTAL"
+    return (result.symbol, str(result.total_trades), str(result.winning_trades), str(result.losing_trades),
+            percent(result.win_rate), money(result.total_pnl), money(result.avg_pnl_per_trade),
+            money(result.best_trade), money(result.worst_trade), "" if is_total else str(numbers["open_qty"]),
+            "" if is_total or not result.open_qty else str(numbers["avg_cost"]))
+
+
+def _align(cells, widths) -> str:
+    # Text left, numbers right, as a trader reads a statement.
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+
+@click.command("pnl")
+@click.option("--fills", "fills_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns time, symbol, side (buy/sell), qty, price and optionally order_id.")
+@click.option("--json", "json_output", is_flag=True,
+              help="Print JSON instead of a table. Money fields are strings rounded to the cent "
+                   "(\"250.50\"); win_rate is a percent string (\"55.56\"); open_qty is exact; "
+                   "avg_cost has 4 decimals; null where undefined (no closed trades).")
+def pnl(fills_path: Path, json_output: bool) -> None:
+    """Realised FIFO P&L per symbol from a fills file.
+
+    Fills sharing an order_id are one order, and its closing part is one trade; without
+    order_id every fill is its own order. Times are ISO 8601 (UTC when no offset is given).
+    A bad line stops the run with its line number and exit code 2.
+    """
+    results, overall = report(fills_path)
+    if json_output:
+        json.dump(as_json(results, overall), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        click.echo(as_table(results, overall))
