@@ -62,7 +62,7 @@ class Background:
 
     def _lead(self) -> None:
         s = self.services
-        resumed = s.journal.resume_interrupted()
+        resumed = s.work_journal.resume_interrupted()
         log.info("leader started (pid lock %s); %d interrupted alerts resumed", self.lock.path, resumed)
         self._restore_statuses()
         threads = [threading.Thread(target=s.writer.run, args=(self.stop_event,), name="novalgo-sheet-writer", daemon=True),
@@ -74,7 +74,7 @@ class Background:
             last_beat = 0.0
             while not self.stop_event.is_set():
                 if time.monotonic() - last_beat >= BEAT_EVERY:
-                    s.journal.beat()
+                    s.work_journal.beat()
                     last_beat = time.monotonic()
                     self._sync_row_states()
                 self._dispatch(pool)
@@ -85,7 +85,7 @@ class Background:
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
         seen: set[str] = set()
         now = time.time()
-        for row in self.services.journal.queued():
+        for row in self.services.work_journal.queued():
             symbol = row["symbol"]
             if symbol in seen:
                 continue  # a symbol's alerts go strictly in arrival order
@@ -93,13 +93,13 @@ class Background:
             with self._busy_lock:
                 if symbol in self._busy or row["not_before"] > now:
                     continue
-                if not self.services.journal.claim(row["id"]):
+                if not self.services.work_journal.claim(row["id"]):
                     continue
                 self._busy.add(symbol)
             pool.submit(self._process, row["id"], symbol)
 
     def _process(self, alert_id: str, symbol: str) -> None:
-        journal = self.services.journal
+        journal = self.services.work_journal
         try:
             self.services.executor.process(alert_id)
         except Exception as e:  # a bug must not stall the symbol: record it and retry, then give up
@@ -127,7 +127,7 @@ class Background:
         s = self.services
         from datetime import datetime
 
-        for symbol, minutes, status, when in s.journal.latest_row_statuses(time.time() - RESTORE_WINDOW):
+        for symbol, minutes, status, when in s.work_journal.latest_row_statuses(time.time() - RESTORE_WINDOW):
             s.writer.set((symbol, minutes), status, datetime.fromtimestamp(when or time.time(), s.settings.timezone))
 
     def _sync_row_states(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
 
     if settings.run_background if start_background is None else start_background:
         background.start()
+        # On a graceful stop, alerts in flight finish; anything cut short stays journalled.
+        atexit.register(background.stop)
     logging.getLogger(__name__).info(
         "NovAlgo ready: mode=%s sheet=%s broker=%s data=%s", settings.mode, settings.sheet_kind,
         settings.broker_kind, settings.data_dir)
