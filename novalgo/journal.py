@@ -38,12 +38,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     plan_status TEXT, plan_reason TEXT,
     duplicate_of TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    in_activity INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0,
     started_at REAL, finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts(status, seq);
 CREATE INDEX IF NOT EXISTS alerts_by_hash ON alerts(body_hash, received_at);
 CREATE INDEX IF NOT EXISTS alerts_by_symbol ON alerts(symbol, seq);
+CREATE INDEX IF NOT EXISTS alerts_for_activity ON alerts(finished_at) WHERE in_activity = 0;
 CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY,
     alert_id TEXT NOT NULL REFERENCES alerts(id),
@@ -173,12 +175,16 @@ class Journal:
         rows = self._db().execute("SELECT * FROM alerts ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return self._with_orders(rows)
 
-    def finished_after(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
-        """Settled alerts with seq above a cursor, oldest first (for the Activity tab)."""
+    def not_in_activity(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Settled alerts not yet written to the Activity tab, in the order they settled."""
         rows = self._db().execute(
-            "SELECT * FROM alerts WHERE seq>? AND finished_at IS NOT NULL ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+            "SELECT * FROM alerts WHERE in_activity=0 AND finished_at IS NOT NULL ORDER BY finished_at, seq LIMIT ?",
+            (limit,)).fetchall()
         return self._with_orders(rows)
+
+    def mark_in_activity(self, alert_ids: Sequence[str]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE alerts SET in_activity=1 WHERE id=?", [(i,) for i in alert_ids])
 
     def _with_orders(self, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
         records = []

@@ -31,8 +31,8 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     app.extensions["novalgo"] = services
     app.extensions["novalgo.started_at"] = time.time()
     background = Background(services)
-    _add_reports(background, services)
     app.extensions["novalgo.background"] = background
+    _add_reports(app, background, services)
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
 
@@ -51,10 +51,10 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     return app
 
 
-def _add_reports(background, services) -> None:
-    """The leader's periodic reports (Performance and Activity tabs), when that code is present."""
-    try:
-        from novalgo.reports import report_loops
-    except ImportError:
-        return
-    background.extra_loops.extend(report_loops(services))
+def _add_reports(app: Flask, background, services) -> None:
+    """The leader runs the Performance and Activity reports; any worker can run /performance."""
+    from novalgo.reports import performance_updater, report_loops
+
+    updater = performance_updater(services)
+    app.extensions["novalgo.performance"] = updater
+    background.extra_loops.extend(report_loops(services, updater))
