@@ -1,0 +1,431 @@
+"""The Alpaca broker: thin over alpaca-py, idempotent by client_order_id, inside the request budget.
+
+Every call goes through one budgeted, time-limited HTTP session per client (see throttle.py)
+and every vendor error is converted here, so the executor only sees NovAlgo's errors:
+OrderRejected (Alpaca said no, with its reason), RetryableError (try again later) and
+AmbiguousOrderError (we could not learn whether an order was placed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Callable, Sequence, TypeVar
+from zoneinfo import ZoneInfo
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import Adjustment, DataFeed
+from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
+from alpaca.data.requests import CryptoLatestTradeRequest, StockBarsRequest, StockLatestTradeRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.common.enums import Sort
+from alpaca.trading.enums import AssetClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import Order
+from alpaca.trading.requests import GetOrdersRequest, GetPortfolioHistoryRequest, MarketOrderRequest
+
+from novalgo.broker.alpaca_errors import is_duplicate_client_id, read_error, rejection_reason
+from novalgo.broker.base import (
+    CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
+    Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
+)
+from novalgo.broker.shared_call import SharedCall
+from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
+from novalgo.domain.symbols import is_crypto, normalize_symbol
+from novalgo.errors import AmbiguousOrderError, OrderRejected, RetryableError
+
+NEW_YORK = ZoneInfo("America/New_York")
+CENT = Decimal("0.01")
+QTY_STEP = Decimal("0.000000001")  # Alpaca accepts 9 decimal places
+ACTIVITY_PAGE = 100
+ORDER_PAGE = 500
+T = TypeVar("T")
+
+# Alpaca's order statuses onto ours; the still-working ones become partially_filled once
+# something has filled.
+_WORKING = {"new", "accepted", "pending_new", "accepted_for_bidding", "held", "calculated", "pending_review",
+            "pending_cancel", "pending_replace", "stopped", "suspended", "done_for_day", "partially_filled"}
+_FINAL = {"filled": FILLED, "canceled": CANCELED, "replaced": CANCELED, "rejected": REJECTED, "expired": EXPIRED}
+_REASONS = {
+    REJECTED: "Alpaca rejected the order after accepting it",
+    CANCELED: "the order was canceled at Alpaca",
+    EXPIRED: "the order expired at Alpaca before it filled",
+}
+
+
+class AlpacaBroker:
+    """The Broker Protocol over Alpaca's trading and market data APIs."""
+
+    kind = "alpaca"
+
+    def __init__(self, key_id: str, secret_key: str, *, live: bool = False, base_url: str | None = None,
+                 data_url: str | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+                 budget: RequestBudget = PROCESS_BUDGET, sdk_retries: int = 2, sdk_retry_wait: float = 3.0,
+                 asset_ttl: float = 300.0, clock_ttl: float = 30.0, order_lookback: timedelta = timedelta(days=4),
+                 share_window: float = 0.2, clock: Callable[[], float] = time.monotonic):
+        self.mode = "live" if live else "paper"
+        self.base_url = _root(base_url)
+        self.data_url = _root(data_url)
+        self._trading = TradingClient(key_id, secret_key, paper=not live, url_override=self.base_url)
+        self._stocks = StockHistoricalDataClient(key_id, secret_key, url_override=self.data_url)
+        self._crypto = CryptoHistoricalDataClient(key_id, secret_key, url_override=self.data_url)
+        for client in (self._trading, self._stocks, self._crypto):
+            # alpaca-py has no timeout option and retries 429/504 by sleeping: give it our
+            # session (budget + timeout) and a small, bounded retry count.
+            client._session = BudgetedSession(budget, timeout)
+            client._retry = max(0, sdk_retries)
+            client._retry_wait = sdk_retry_wait
+        self._clock = clock
+        self._asset_ttl, self._clock_ttl = asset_ttl, clock_ttl
+        self._assets: dict[str, tuple[float, AssetInfo]] = {}
+        self._market: tuple[float, bool] | None = None
+        self._order_lookback = order_lookback
+        self._recent = SharedCall(self._list_recent_orders, window=share_window, clock=clock)
+        self._client_ids: dict[str, str] = {}  # broker order id → client_order_id, learned as we go
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, **options: Any) -> "AlpacaBroker":
+        """The broker the settings describe (paper unless NOVALGO_LIVE=true)."""
+        if not settings.alpaca_key_id or not settings.alpaca_secret_key:
+            raise ValueError("AlpacaBroker needs APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        return cls(settings.alpaca_key_id, settings.alpaca_secret_key, live=settings.live,
+                   base_url=settings.alpaca_base_url, data_url=settings.alpaca_data_url, **options)
+
+    def __repr__(self) -> str:  # never the keys
+        return f"AlpacaBroker(mode={self.mode!r}, base_url={self.base_url or 'default'!r})"
+
+    # -- reads -------------------------------------------------------------------------
+
+    def account(self) -> Account:
+        raw = self._call(self._trading.get_account, what="read the account")
+        return Account(mode=self.mode, status=_text(raw.status), cash=_dec(raw.cash) or ZERO,
+                       equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
+                       shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD")
+
+    def positions(self) -> list[Position]:
+        raw = self._call(self._trading.get_all_positions, what="read positions")
+        return [_position(p) for p in raw]
+
+    def position(self, symbol: str) -> Position:
+        try:
+            raw = self._call(self._trading.get_open_position, symbol.replace("/", ""), what=f"read the {symbol} position",
+                             not_found=True)
+        except _NotFound:
+            return Position(symbol, ZERO)
+        return _position(raw)
+
+    def asset(self, symbol: str) -> AssetInfo:
+        now = self._clock()
+        cached = self._assets.get(symbol)
+        if cached and now - cached[0] < self._asset_ttl:
+            return cached[1]
+        try:
+            # Crypto without the slash: a slash would split the URL path.
+            raw = self._call(self._trading.get_asset, symbol.replace("/", ""), what=f"look up {symbol}", not_found=True)
+        except _NotFound:
+            raise OrderRejected(f"Alpaca does not know the symbol {symbol}") from None
+        info = AssetInfo(symbol, tradable=raw.tradable and _text(raw.status) == "active",
+                         fractionable=raw.fractionable, shortable=raw.shortable, easy_to_borrow=raw.easy_to_borrow)
+        self._assets[symbol] = (now, info)
+        return info
+
+    def latest_price(self, symbol: str) -> Decimal | None:
+        """The last trade: IEX feed for stocks (free plans), the crypto feed for crypto."""
+        if is_crypto(symbol):
+            trades = self._call(self._crypto.get_crypto_latest_trade,
+                                CryptoLatestTradeRequest(symbol_or_symbols=symbol), what=f"read the {symbol} price")
+        else:
+            trades = self._call(self._stocks.get_stock_latest_trade,
+                                StockLatestTradeRequest(symbol_or_symbols=symbol, feed=DataFeed.IEX),
+                                what=f"read the {symbol} price")
+        trade = trades.get(symbol) if isinstance(trades, dict) else None
+        return _dec(trade.price) if trade is not None else None
+
+    def market_open(self) -> bool:
+        now = self._clock()
+        if self._market and now - self._market[0] < self._clock_ttl:
+            return self._market[1]
+        is_open = bool(self._call(self._trading.get_clock, what="read the market clock").is_open)
+        self._market = (now, is_open)
+        return is_open
+
+    # -- orders ------------------------------------------------------------------------
+
+    def submit(self, order: OrderRequest) -> OrderState:
+        """Place a market order once, whatever the network does (see module docstring)."""
+        request = self._market_order(order)
+        cause: BaseException | None = None
+        for _attempt in range(2):  # the first try, and one resubmit with the same id
+            try:
+                placed = self._trading.submit_order(request)
+                return self._remember(_state(placed))
+            except APIError as e:
+                answer = read_error(e)
+                if is_duplicate_client_id(answer):
+                    cause = e  # placed before (by us, or by alpaca-py's own retry): find it
+                elif answer.status == 429:
+                    raise RetryableError("Alpaca is rate limiting (429); the order was not placed") from e
+                elif answer.status is not None and answer.status < 500:
+                    raise OrderRejected(rejection_reason(answer)) from e
+                else:
+                    cause = e  # 5xx: the order may or may not exist
+            except requests.RequestException as e:
+                cause = e  # timeout or connection failure: same doubt
+            found = self._safe_find(order.client_order_id)
+            if found is not None:
+                return found
+        raise AmbiguousOrderError(f"could not learn whether Alpaca placed {order.client_order_id}: {cause}") from cause
+
+    def find_order(self, client_order_id: str) -> OrderState | None:
+        try:
+            raw = self._call(self._trading.get_order_by_client_id, client_order_id,
+                             what=f"look up order {client_order_id}", not_found=True)
+        except _NotFound:
+            return None
+        return self._remember(_state(raw))
+
+    def orders(self, client_order_ids: Sequence[str]) -> dict[str, OrderState]:
+        """Current state of many orders from one shared order list; per-id lookups only for the rest."""
+        wanted = list(dict.fromkeys(client_order_ids))
+        if not wanted:
+            return {}
+        listed = self._recent()
+        found = {cid: listed[cid] for cid in wanted if cid in listed}
+        for cid in wanted:
+            if cid not in found:
+                state = self.find_order(cid)
+                if state is not None:
+                    found[cid] = state
+        return found
+
+    def cancel(self, client_order_id: str) -> None:
+        state = self.find_order(client_order_id)
+        if state is None or state.is_final:
+            return
+        try:
+            self._call(self._trading.cancel_order_by_id, state.broker_order_id, what=f"cancel {client_order_id}")
+        except OrderRejected:
+            pass  # 422 "not cancelable": it filled or ended meanwhile, which is what we wanted to learn
+
+    # -- history -----------------------------------------------------------------------
+
+    def fills(self, since: datetime) -> list[Fill]:
+        """Every FILL activity since a time, oldest first, with client_order_ids where known."""
+        since = _aware(since)
+        raw: list[dict] = []
+        params: dict[str, Any] = {"after": since.isoformat(), "direction": "asc", "page_size": ACTIVITY_PAGE}
+        while True:
+            page = self._call(self._trading.get, "/account/activities/FILL", dict(params), what="read fills") or []
+            raw.extend(page)
+            if len(page) < ACTIVITY_PAGE:
+                break
+            params["page_token"] = page[-1]["id"]
+        self._learn_client_ids({a["order_id"] for a in raw} - self._client_ids.keys(), since)
+        fills = [Fill(time=_parse_time(a["transaction_time"]), symbol=normalize_symbol(a["symbol"]),
+                      side=a["side"], qty=Decimal(str(a["qty"])), price=Decimal(str(a["price"])),
+                      order_id=a["order_id"], client_order_id=self._client_ids.get(a["order_id"]))
+                 for a in raw]
+        fills.sort(key=lambda f: f.time)
+        return fills
+
+    def portfolio_history(self, period: str = "1M") -> list[tuple[date, Decimal]]:
+        """Daily equity, oldest first, dated in New York (Alpaca's market days)."""
+        raw = self._call(self._trading.get_portfolio_history,
+                         GetPortfolioHistoryRequest(period=period, timeframe="1D"), what="read portfolio history")
+        return [(datetime.fromtimestamp(stamp, NEW_YORK).date(), Decimal(str(equity)))
+                for stamp, equity in zip(raw.timestamp, raw.equity) if equity is not None]
+
+    def equity_history(self) -> list[tuple[date, Decimal]]:
+        """A year of daily equity (the same shape the simulated broker offers)."""
+        return self.portfolio_history("1A")
+
+    def daily_bars(self, symbol: str, start: date | datetime, end: date | datetime) -> list[tuple[date, Decimal]]:
+        """Daily closes (split and dividend adjusted), IEX feed, oldest first."""
+        request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TimeFrame.Day, start=_start_of(start),
+                                   end=_start_of(end, next_day=True), feed=DataFeed.IEX, adjustment=Adjustment.ALL)
+        bars = self._call(self._stocks.get_stock_bars, request, what=f"read {symbol} daily bars")
+        return [(bar.timestamp.astimezone(NEW_YORK).date(), Decimal(str(bar.close)))
+                for bar in bars.data.get(symbol, [])]
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[..., T], *args: Any, what: str, not_found: bool = False) -> T:
+        """Run one alpaca-py call, converting its errors at this edge."""
+        try:
+            return fn(*args)
+        except APIError as e:
+            answer = read_error(e)
+            if not_found and answer.status == 404:
+                raise _NotFound() from e
+            if answer.status == 401 or (answer.status == 403 and "forbidden" in answer.message.lower()):
+                # Not the order's fault: the operator fixes the keys (`novalgo check` says how).
+                raise RetryableError(f"Alpaca rejected the API keys ({answer.status}) trying to {what}") from e
+            if answer.status is None or answer.status == 429 or answer.status >= 500:
+                raise RetryableError(f"Alpaca failed to {what} ({answer.status}): {answer.message}") from e
+            raise OrderRejected(rejection_reason(answer)) from e
+        except requests.Timeout as e:
+            raise RetryableError(f"Alpaca did not answer in time trying to {what}") from e
+        except requests.RequestException as e:
+            raise RetryableError(f"could not reach Alpaca to {what}: {e.__class__.__name__}") from e
+
+    def _safe_find(self, client_order_id: str) -> OrderState | None:
+        """Look an order up after a doubtful submit; a failed lookup counts as 'not known'."""
+        try:
+            return self.find_order(client_order_id)
+        except RetryableError:
+            return None
+
+    def _market_order(self, order: OrderRequest) -> MarketOrderRequest:
+        crypto = is_crypto(order.symbol)
+        # Alpaca: DAY for stocks (fractional orders must be DAY), GTC or IOC for crypto.
+        fields: dict[str, Any] = dict(symbol=order.symbol, side=OrderSide(order.side),
+                                      time_in_force=TimeInForce.GTC if crypto else TimeInForce.DAY,
+                                      client_order_id=order.client_order_id)
+        if order.notional is not None:
+            notional = order.notional.quantize(CENT, ROUND_DOWN)
+            if notional <= 0:
+                raise OrderRejected(f"order of ${order.notional} rounds to nothing")
+            fields["notional"] = notional
+        else:
+            qty = order.qty.quantize(QTY_STEP, ROUND_DOWN)
+            if qty <= 0:
+                raise OrderRejected(f"order of {order.qty} {order.symbol} rounds to nothing")
+            fields["qty"] = qty
+        return MarketOrderRequest(**fields)
+
+    def _remember(self, state: OrderState) -> OrderState:
+        with self._lock:
+            self._client_ids[state.broker_order_id] = state.client_order_id
+        return state
+
+    def _list_recent_orders(self) -> dict[str, OrderState]:
+        after = datetime.now(timezone.utc) - self._order_lookback
+        raw = self._call(self._trading.get_orders, GetOrdersRequest(
+            status=QueryOrderStatus.ALL, after=after, limit=ORDER_PAGE, direction=Sort.DESC), what="list orders")
+        return {s.client_order_id: self._remember(s) for s in map(_state, raw)}
+
+    def _learn_client_ids(self, order_ids: set[str], since: datetime) -> None:
+        """Map fills' order ids to client ids with order lists (500 a page), not a call per order."""
+        after = since - self._order_lookback  # an order may be placed days before it fills
+        pages = 0
+        while order_ids and pages < 20:
+            raw = self._call(self._trading.get_orders, GetOrdersRequest(
+                status=QueryOrderStatus.ALL, after=after, limit=ORDER_PAGE, direction=Sort.ASC), what="list orders")
+            for o in raw:
+                self._client_ids[str(o.id)] = o.client_order_id
+                order_ids.discard(str(o.id))
+            if len(raw) < ORDER_PAGE:
+                break
+            after, pages = raw[-1].submitted_at, pages + 1
+
+
+class _NotFound(Exception):
+    """Alpaca answered 404 where 'nothing there' is a normal answer."""
+
+
+def _state(raw: Order) -> OrderState:
+    alpaca_status = _text(raw.status)
+    filled = _dec(raw.filled_qty) or ZERO
+    if alpaca_status in _FINAL:
+        status = _FINAL[alpaca_status]
+    elif alpaca_status in _WORKING:
+        status = PARTIALLY_FILLED if filled > 0 else PENDING
+    else:
+        status = PENDING  # a state Alpaca added later: keep waiting rather than guess
+    symbol = raw.symbol or ""
+    return OrderState(client_order_id=raw.client_order_id, broker_order_id=str(raw.id),
+                      symbol=normalize_symbol(symbol) if raw.asset_class == AssetClass.CRYPTO else symbol,
+                      side=_text(raw.side), status=status, qty=_dec(raw.qty), notional=_dec(raw.notional),
+                      filled_qty=filled, filled_avg_price=_dec(raw.filled_avg_price),
+                      reason=_REASONS.get(status, "") if status != FILLED else "")
+
+
+def _position(raw: Any) -> Position:
+    crypto = raw.asset_class == AssetClass.CRYPTO
+    return Position(symbol=normalize_symbol(raw.symbol, "CRYPTO") if crypto else raw.symbol,
+                    qty=_dec(raw.qty) or ZERO, avg_entry_price=_dec(raw.avg_entry_price) or ZERO,
+                    market_value=_dec(raw.market_value), unrealized_pl=_dec(raw.unrealized_pl))
+
+
+def _dec(value: Any) -> Decimal | None:
+    # alpaca-py hands numbers as strings (trading) or floats (market data); str() keeps
+    # the float's shortest decimal form instead of its binary expansion.
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("fills(since) needs a timezone-aware time")
+    return when
+
+
+def _parse_time(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _start_of(day: date | datetime, next_day: bool = False) -> datetime:
+    if isinstance(day, datetime):
+        return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
+    moment = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK)
+    return moment + timedelta(days=1) if next_day else moment
+
+
+def _root(url: str | None) -> str | None:
+    """An API root as alpaca-py wants it: no trailing slash, no version suffix."""
+    if not url:
+        return None
+    url = url.rstrip("/")
+    for suffix in ("/v2", "/v1beta3"):
+        url = url.removesuffix(suffix)
+    return url
+
+
+# -- novalgo check ---------------------------------------------------------------------
+
+
+def account_report(settings, broker: AlpacaBroker | None = None) -> tuple[list[str], list[str]]:
+    """(ok lines, problems) about the Alpaca account, for `novalgo check`. Never shows a key."""
+    if settings.broker_kind != "alpaca":
+        return ["Alpaca: no API keys set, orders go to the simulated broker"], []
+    broker = broker or AlpacaBroker.from_settings(settings, sdk_retries=0)
+    where = broker.base_url or ("the live API" if settings.live else "the paper API")
+    try:
+        raw = broker._trading.get_account()
+    except APIError as e:
+        answer = read_error(e)
+        if answer.status in (401, 403):
+            return [], [f"Alpaca rejected the API keys ({answer.status}): check APCA_API_KEY_ID/APCA_API_SECRET_KEY "
+                        f"and whether they are paper or live keys (NOVALGO_LIVE={'true' if settings.live else 'false'})"]
+        return [], [f"Alpaca answered {answer.status} reading the account: {answer.message}"]
+    except requests.RequestException as e:
+        return [], [f"could not reach Alpaca at {where}: {e.__class__.__name__}"]
+    ok, problems = [], []
+    status = _text(raw.status)
+    ok.append(f"Alpaca {broker.mode} account ({where}): status {status}")
+    ok.append(f"buying power ${_dec(raw.buying_power) or ZERO:,.2f}, cash ${_dec(raw.cash) or ZERO:,.2f}, "
+              f"equity ${_dec(raw.equity) or ZERO:,.2f}")
+    ok.append("shorting enabled" if raw.shorting_enabled
+              else "shorting disabled: SELL alerts that would open a short will be FAILED")
+    if status != "ACTIVE":
+        problems.append(f"the Alpaca account is {status}, not ACTIVE: it cannot trade")
+    if raw.trading_blocked or raw.account_blocked:
+        problems.append("trading is blocked on the Alpaca account (see the Alpaca dashboard)")
+    try:
+        broker.latest_price("SPY")
+    except (RetryableError, OrderRejected) as e:
+        problems.append(f"Alpaca market data (IEX feed) is not available: {e}")
+    return ok, problems
+
+
+def check_account(settings, broker: AlpacaBroker | None = None) -> list[str]:
+    """Problems with the Alpaca account as sentences; empty when it is ready to trade."""
+    return account_report(settings, broker)[1]
