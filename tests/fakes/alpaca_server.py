@@ -219,7 +219,8 @@ class FakeAlpaca:
     def start(self) -> "FakeAlpaca":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-alpaca", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-alpaca", daemon=True)
         self._thread.start()
         return self
 
