@@ -266,7 +266,7 @@ class AlpacaBroker:
                 raise RetryableError(f"Alpaca rejected the API keys ({answer.status}) trying to {what}") from e
             if answer.status is None or answer.status == 429 or answer.status >= 500:
                 raise RetryableError(f"Alpaca failed to {what} ({answer.status}): {answer.message}") from e
-            raise OrderRejected(rejection_reason(answer)) from e
+            raise OrderRejected(rejection_reason(answer, what)) from e
         except requests.Timeout as e:
             raise RetryableError(f"Alpaca did not answer in time trying to {what}") from e
         except requests.RequestException as e:

@@ -51,9 +51,10 @@ def is_duplicate_client_id(answer: AlpacaAnswer) -> bool:
     return answer.status == 422 and DUPLICATE_CLIENT_ID in answer.message.lower()
 
 
-def rejection_reason(answer: AlpacaAnswer) -> str:
-    """A readable FAILED reason that keeps Alpaca's own words."""
+def rejection_reason(answer: AlpacaAnswer, doing: str | None = None) -> str:
+    """A readable FAILED reason that keeps Alpaca's own words (``doing``: what was refused)."""
     low = answer.message.lower()
     hint = next((text for needle, text in _HINTS if needle in low), "")
     status = f" ({answer.status})" if answer.status else ""
-    return f"Alpaca refused the order{status}: {answer.message}" + (f" — {hint}" if hint else "")
+    head = f"Alpaca refused to {doing}" if doing else "Alpaca refused the order"
+    return f"{head}{status}: {answer.message}" + (f" — {hint}" if hint else "")
