@@ -31,7 +31,9 @@ def main() -> None:
 from novalgo.serve import serve  # noqa: E402  (commands register after the group exists)
 from novalgo.sheet.commands import sheet  # noqa: E402
 from novalgo.pnl_cli import pnl  # noqa: E402
+from novalgo.check import check  # noqa: E402
 
 main.add_command(serve)
 main.add_command(sheet)
 main.add_command(pnl)
+main.add_command(check)
