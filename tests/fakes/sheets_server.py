@@ -281,7 +281,7 @@ class SheetsFake:
 
     def start(self) -> "SheetsFake":
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -317,11 +317,13 @@ class SheetsFake:
 
     def set_values(self, spreadsheet_id: str, title: str, rows: list[list[Any]], start_row: int = 1,
                    input_option: str = "USER_ENTERED") -> None:
-        """Type values into a tab from column A of ``start_row`` (1-based), as a person would."""
+        """Type values into a tab from column A of ``start_row`` (1-based), as a person would; None skips a cell."""
         with self._lock:
             tab = self.tab(spreadsheet_id, title)
             for r, line in enumerate(rows, start=start_row - 1):
                 for c, raw in enumerate(line):
+                    if raw is None:
+                        continue
                     value, fmt = _entered(raw, input_option)
                     cell = tab.cell(r, c)
                     cell.value, cell.number_format = value, fmt
