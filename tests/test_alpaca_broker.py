@@ -269,19 +269,22 @@ def test_cancel_a_working_order(fake, broker):
 # -- history and market data ------------------------------------------------------------
 
 
-def test_fills_page_through_more_than_100_oldest_first_with_client_ids(fake, broker):
-    start = datetime.now(timezone.utc) - timedelta(hours=5)
-    fake.add_fills("AAPL", 250, start=start, step=timedelta(seconds=30))
+def test_fills_page_through_hundreds_oldest_first_with_client_ids(fake, broker):
+    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    fake.add_fills("AAPL", 620, start=start, step=timedelta(seconds=30))
 
     fills = broker.fills(start - timedelta(minutes=1))
 
-    assert len(fills) == 250
-    assert fake.count("GET", "/v2/account/activities/FILL") == 3
+    assert len(fills) == 620
+    assert fake.count("GET", "/v2/account/activities/FILL") == 7  # 100 a page
     assert all(a.time <= b.time for a, b in zip(fills, fills[1:]))
     assert fills[0].time.tzinfo is not None and isinstance(fills[0].price, Decimal)
     client_ids = {o["id"]: o["client_order_id"] for o in fake.orders.values()}
     assert all(f.client_order_id == client_ids[f.order_id] for f in fills)
-    assert fake.count("GET", "/v2/orders") == 1  # one list served all 250 ids
+    assert fake.count("GET", "/v2/orders") == 2  # order lists of 500, not 620 lookups
+    assert fake.count(*LOOKUP) == 0
+    broker.fills(start)
+    assert fake.count("GET", "/v2/orders") == 2  # the ids are learned once
 
 
 def test_fills_since_excludes_older_and_needs_an_aware_time(fake, broker):

@@ -75,6 +75,8 @@ class AlpacaBroker:
         for client in (self._trading, self._stocks, self._crypto):
             # alpaca-py has no timeout option and retries 429/504 by sleeping: give it our
             # session (budget + timeout) and a small, bounded retry count.
+            if not isinstance(getattr(client, "_session", None), requests.Session):
+                raise RuntimeError("this alpaca-py version keeps no requests session: timeouts cannot be set")
             client._session = BudgetedSession(budget, timeout)
             client._retry = max(0, sdk_retries)
             client._retry_wait = sdk_retry_wait
@@ -311,16 +313,21 @@ class AlpacaBroker:
     def _learn_client_ids(self, order_ids: set[str], since: datetime) -> None:
         """Map fills' order ids to client ids with order lists (500 a page), not a call per order."""
         after = since - self._order_lookback  # an order may be placed days before it fills
-        pages = 0
-        while order_ids and pages < 20:
+        until: datetime | None = None
+        # Newest first: the ids not yet known are usually the latest orders, found on page one.
+        for _page in range(20):
+            if not order_ids:
+                break
             raw = self._call(self._trading.get_orders, GetOrdersRequest(
-                status=QueryOrderStatus.ALL, after=after, limit=ORDER_PAGE, direction=Sort.ASC), what="list orders")
-            for o in raw:
-                self._client_ids[str(o.id)] = o.client_order_id
-                order_ids.discard(str(o.id))
+                status=QueryOrderStatus.ALL, after=after, until=until, limit=ORDER_PAGE, direction=Sort.DESC),
+                what="list orders")
+            with self._lock:
+                for o in raw:
+                    self._client_ids[str(o.id)] = o.client_order_id
+                    order_ids.discard(str(o.id))
             if len(raw) < ORDER_PAGE:
                 break
-            after, pages = raw[-1].submitted_at, pages + 1
+            until = raw[-1].submitted_at
 
 
 class _NotFound(Exception):
