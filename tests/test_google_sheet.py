@@ -146,6 +146,13 @@ def test_reordered_and_extra_columns_are_preserved(backend, fake):
     assert rows[3] == ["ALREADY LONG", "HOOD", "40000", "TRUE", "45 Min", "2025-10-10 09:32:00 PDT"]
 
 
+def test_a_config_without_status_columns_gets_them_with_the_first_status(backend, fake):
+    fake.tab(SHEET, "Config").rows = []
+    fake.set_values(SHEET, "Config", [["symbol", "position_size", "active", "Time Frame"], ["AAPL", "5000", True, "15"]])
+    backend.write_statuses([(("AAPL", 15), "FILLED", "09:31")])
+    assert fake.values(SHEET, "Config") == [HEADER, ["AAPL", "5000", "TRUE", "15", "FILLED", "09:31"]]
+
+
 def test_status_text_is_stored_as_sent_never_as_a_formula(backend, fake):
     backend.write_statuses([(("AAPL", 15), "=HYPERLINK(\"x\")", "2025-10-10")])
     assert fake.values(SHEET, "Config", "UNFORMATTED_VALUE")[1][4:6] == ['=HYPERLINK("x")', "2025-10-10"]

@@ -211,7 +211,8 @@ class Span:
 
     def a1(self) -> str:
         r0, c0, r1, c1 = self.bounded()
-        return f"{self.tab.a1_title()}!{_column_letters(c0)}{r0 + 1}:{_column_letters(c1 - 1)}{r1}"
+        start = f"{self.tab.a1_title()}!{_column_letters(c0)}{r0 + 1}"
+        return start if self.single else f"{start}:{_column_letters(c1 - 1)}{r1}"
 
 
 def parse_a1(text: str, book: Spreadsheet) -> Span:
@@ -747,7 +748,8 @@ class SheetsFake:
     def _req_updateSheetProperties(self, book: Spreadsheet, args: dict) -> None:
         props = args.get("properties", {})
         tab = book.tab_by_id(props.get("sheetId", 0))
-        fields = [f.strip() for f in args.get("fields", "").split(",") if f.strip()]
+        # Google accepts "a.b" and "a/b" in field masks (gspread sends the latter).
+        fields = [f.strip().replace("/", ".") for f in args.get("fields", "").split(",") if f.strip()]
         if not fields:
             raise ApiError(400, "At least one field must be updated, but 'fields' is empty")
         grid = props.get("gridProperties", {})
