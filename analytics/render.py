@@ -38,14 +38,13 @@ def html(report: Report, images: dict[str, str], attachments: list[str], zone) -
 
 def headline(report: Report) -> list[tuple[str, str, str]]:
     """The four numbers at the top: (label, value, tone) where tone is good/bad/plain."""
-    a = report.snapshot.account
     bench = report.benchmark
     tr = report.total_return
     vs = f"{report.snapshot.benchmark_symbol} {fmt.percent(bench.total_return, signed=True)}" if bench else ""
     pnl = report.trades.total_pnl
     return [
-        ("Equity", fmt.money(a.equity) if a else fmt.NA, "plain"),
-        (f"Return ({report.snapshot.period})" + (f" · {vs}" if vs else ""), fmt.percent(tr, signed=True), _tone(tr)),
+        ("Equity", fmt.money(report.equity_now), "plain"),
+        (f"Return ({report.period_label})" + (f" · {vs}" if vs else ""), fmt.percent(tr, signed=True), _tone(tr)),
         ("Realised P&L", fmt.money(pnl, signed=True), _tone(pnl)),
         ("Max drawdown", fmt.percent(report.drawdown.depth), "bad" if report.drawdown.depth else "plain"),
     ]
@@ -53,14 +52,13 @@ def headline(report: Report) -> list[tuple[str, str, str]]:
 
 def short_summary(report: Report, zone) -> str:
     """A few lines for a text message or a Slack post."""
-    a = report.snapshot.account
     bench = report.benchmark
     t = report.trades
     when = report.as_of.astimezone(zone)
     parts = [f"NovAlgo {when:%Y-%m-%d} ({report.snapshot.source})"]
-    if a:
-        parts.append(f"Equity {fmt.money(a.equity)}")
-    line = f"{report.snapshot.period} return {fmt.percent(report.total_return, signed=True)}"
+    if report.equity_now is not None:
+        parts.append(f"Equity {fmt.money(report.equity_now)}")
+    line = f"{report.period_label} return {fmt.percent(report.total_return, signed=True)}"
     if bench:
         line += f" vs {bench.symbol} {fmt.percent(bench.total_return, signed=True)}"
     parts.append(line)
@@ -96,7 +94,7 @@ def profit_text(report: Report, zone) -> str:
     else:
         out.append("  (none)")
     t = report.trades
-    out += ["", f"Closed trades since {report.snapshot.start} ({report.snapshot.period})",
+    out += ["", f"Closed trades since {report.snapshot.start} ({report.period_label})",
             f"  {t.total_trades} trades · {t.winning_trades} won · {t.losing_trades} lost · "
             f"win rate {fmt.pct_value(t.win_rate)}",
             f"  Realised {fmt.money(t.total_pnl, signed=True)} · average {fmt.money(t.avg_pnl_per_trade, signed=True)}"

@@ -55,8 +55,15 @@ class Report:
         return self.snapshot.as_of
 
     @property
-    def title(self) -> str:
-        return f"NovAlgo report {self.as_of:%Y-%m-%d} ({self.snapshot.source})"
+    def period_label(self) -> str:
+        return "all data" if self.snapshot.period == "all" else self.snapshot.period
+
+    @property
+    def equity_now(self) -> Decimal | None:
+        """The account's equity, or the last point of the equity curve when offline."""
+        if self.snapshot.account is not None:
+            return self.snapshot.account.equity
+        return self.snapshot.equity[-1][1] if self.snapshot.equity else None
 
     def best_positions(self, n: int = 3) -> list[PositionLine]:
         with_pnl = [p for p in self.positions if p.position.unrealized_pl is not None]

@@ -40,7 +40,7 @@ class _Inbox:
         self.messages: list[Received] = []
 
     async def handle_DATA(self, server, session, envelope):
-        login = session.login_data.login.decode() if isinstance(session.login_data, LoginPassword) else None
+        login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
                                       session.ssl is not None, login))
         return "250 OK queued"
@@ -78,7 +78,7 @@ class FakeSMTP:
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user \
             and auth_data.password.decode() == self.password
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, auth_data=auth_data if ok else None)
 
     def __enter__(self) -> "FakeSMTP":
         self.controller.start()
