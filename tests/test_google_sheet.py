@@ -86,6 +86,17 @@ def backend(settings, book) -> GoogleSheetBackend:
     return GoogleSheetBackend.from_settings(settings, limiter=QuotaLimiter(), retry=QUICK)
 
 
+class VirtualClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def status_writes(fake) -> list[dict]:
     return [e for e in fake.requests("write", ok=True) if e["path"].endswith("values:batchUpdate")]
 
@@ -189,6 +200,17 @@ def test_retries_stop_after_the_cap_with_sheet_unavailable(backend, fake):
     assert len(fake.requests()) == QUICK.tries
 
 
+def test_retrying_never_holds_a_caller_past_30_seconds(settings, book, fake):
+    clock = VirtualClock()
+    backend = GoogleSheetBackend.from_settings(settings, limiter=QuotaLimiter(), retry=RetryPolicy(tries=100))
+    backend.http.configure(sleep=clock.sleep, clock=clock)
+    fake.fail_next(1000, 503)
+    with pytest.raises(SheetUnavailable, match="503"):
+        backend.read_config()
+    assert clock.now <= 30.0
+    assert 3 <= len(fake.requests()) < 100
+
+
 def test_a_lost_answer_after_a_write_does_not_write_twice(backend, fake):
     fake.fail_next(1, 503, after_apply=True)  # Google applied it, the answer never arrived
     backend.append_activity([["09:31", "AAPL", "FILLED"]], keep=100)
@@ -200,17 +222,6 @@ def test_a_lost_answer_after_a_write_does_not_write_twice(backend, fake):
 
 
 # -- the quota ---------------------------------------------------------------------------------------
-
-class VirtualClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
 
 def test_the_limiter_keeps_each_kind_under_50_a_minute_by_waiting():
     clock = VirtualClock()

@@ -69,7 +69,7 @@ PROCESS_LIMITER = QuotaLimiter()
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long to keep trying a failing request: ``tries`` attempts, ≤ ``max_total`` seconds of waiting."""
+    """How long to keep trying a failing request: ``tries`` attempts within ``max_total`` seconds."""
 
     tries: int = 5
     first_delay: float = 1.0
@@ -77,7 +77,7 @@ class RetryPolicy:
     max_total: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        # "Full jitter": a random wait up to the exponential bound, so many clients spread out.
+        # Jittered: a random wait up to the exponential bound, so clients retrying together spread out.
         return rng.uniform(self.first_delay / 2, min(self.max_delay, self.first_delay * 2 ** attempt))
 
 
@@ -94,11 +94,13 @@ class SheetsHTTPClient(HTTPClient):
     limiter = PROCESS_LIMITER
     retry = RetryPolicy()
     sleep: Callable[[float], None] = staticmethod(time.sleep)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
     rng = random.Random()
 
     def configure(self, *, api_url: str | None = None, limiter: QuotaLimiter | None = None,
                   retry: RetryPolicy | None = None, timeout: Any = DEFAULT_TIMEOUT,
-                  sleep: Callable[[float], None] | None = None) -> "SheetsHTTPClient":
+                  sleep: Callable[[float], None] | None = None,
+                  clock: Callable[[], float] | None = None) -> "SheetsHTTPClient":
         if api_url:
             self.api_root = _api_root(api_url)
         if limiter is not None:
@@ -107,6 +109,8 @@ class SheetsHTTPClient(HTTPClient):
             self.retry = retry
         if sleep is not None:
             self.sleep = sleep
+        if clock is not None:
+            self.clock = clock
         self.set_timeout(timeout)
         return self
 
@@ -114,7 +118,9 @@ class SheetsHTTPClient(HTTPClient):
                 files: Any = None, headers: Any = None) -> requests.Response:
         url = self.api_root + endpoint[len(GOOGLE_ROOT):] if endpoint.startswith(GOOGLE_ROOT) else endpoint
         kind = READ if method.lower() == "get" else WRITE
-        waited = 0.0
+        # The cap counts time spent waiting for answers too, so a hung endpoint cannot hold a
+        # caller (the status writer) for tries x timeout.
+        deadline = self.clock() + self.retry.max_total
         for attempt in range(self.retry.tries):
             self.limiter.acquire(kind)
             try:
@@ -137,10 +143,9 @@ class SheetsHTTPClient(HTTPClient):
             # Every retried request is safe to repeat: the backend only sends exact-cell value
             # writes and grid growth (see google.py), so an ambiguous first try does no harm.
             pause = self.retry.delay(attempt, self.rng)
-            if attempt + 1 >= self.retry.tries or waited + pause > self.retry.max_total:
+            if attempt + 1 >= self.retry.tries or self.clock() + pause > deadline:
                 break
             self.sleep(pause)
-            waited += pause
         raise SheetUnavailable(f"{reason}, {attempt + 1} tries") from failure
 
 
