@@ -210,10 +210,14 @@ def alerts(run: Run) -> None:
     t = run.config.thresholds
     since = now - timedelta(minutes=t.failed_window_minutes)
     view = journal_view.read(run.config.journal_file, since)
-    breaches = thresholds.check_all(
-        t, now=now.astimezone(MARKET_ZONE), equity_now=snap.account.equity if snap.account else
-        (snap.equity[-1][1] if snap.equity else None), equity_history=snap.equity, positions=snap.positions,
-        journal=view)
+    if snap.account is not None:
+        equity_now, today = snap.account.equity, now.astimezone(MARKET_ZONE).date()
+    elif snap.equity:  # offline: the last point of the file is "now"
+        (today, equity_now) = snap.equity[-1]
+    else:
+        equity_now, today = None, now.date()
+    breaches = thresholds.check_all(t, now=now, equity_now=equity_now, today=today, equity_history=snap.equity,
+                                    positions=snap.positions, journal=view)
     state = thresholds.CrossingState(run.config.state_file)
     new = state.new_breaches(breaches)
     outcomes = []

@@ -90,13 +90,16 @@ def heartbeat(view: JournalView, now: datetime, limit_minutes: int | None) -> Br
                                f"(limit {limit_minutes}): is the service running?")
 
 
-def check_all(t: Thresholds, *, now: datetime, equity_now: Decimal | None,
+def check_all(t: Thresholds, *, now: datetime, equity_now: Decimal | None, today: date,
               equity_history: list[tuple[date, Decimal]], positions: list[Position],
               journal: JournalView) -> list[Breach]:
-    """Every configured check against the current account and journal."""
+    """Every configured check against the current account and journal.
+
+    ``today`` is the day ``equity_now`` belongs to: the daily loss compares it with the last
+    close before that day.
+    """
     found: list[Breach | None] = []
     if equity_now is not None:
-        today = now.date()
         before = [e for d, e in equity_history if d < today]
         found.append(daily_loss(equity_now, before[-1] if before else None, t.daily_loss_pct))
         peak = max([e for _, e in equity_history] + [equity_now])
