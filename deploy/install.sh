@@ -97,7 +97,7 @@ say() {
 # ---------------------------------------------------------------------------------------------
 
 install_packages() {
-  local wanted=(python3 python3-venv python3-pip) missing=() package
+  local wanted=(python3 python3-venv) missing=() package
   if [ -n "$DOMAIN" ]; then wanted+=(nginx certbot); fi
   if [ -n "$ROOT" ]; then
     run apt-get install -y "${wanted[@]}"
@@ -152,6 +152,8 @@ build_venv() {
   run "$OPT/.venv/bin/pip" install --quiet --upgrade pip
   run "$OPT/.venv/bin/pip" install --quiet -r "$OPT/requirements.txt"
   run "$OPT/.venv/bin/pip" install --quiet --no-deps -e "$OPT"
+  # The service cannot write its own code directory, so compile the bytecode now.
+  run "$OPT/.venv/bin/python" -m compileall -q "$OPT/novalgo" "$OPT/analytics"
 }
 
 install_env_file() {
