@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -148,8 +149,19 @@ def _risk_free(run: Run) -> float:
 
 
 @click.group()
-def main() -> None:
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="NOVALGO_ENV_FILE",
+              help="Read settings from this file too (KEY=value lines, e.g. /etc/novalgo/novalgo.env); "
+                   "the environment wins where both set a value.")
+def main(env_file: Path | None) -> None:
     """NovAlgo analytics: reports by email, SMS and Slack, threshold alerts, CSV exports."""
+    if env_file is not None:
+        # python-dotenv reads the systemd EnvironmentFile the service uses, values with spaces
+        # and all, which sourcing it in a shell would not.
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(env_file).items():
+            if value is not None:
+                os.environ.setdefault(key, value)
 
 
 @main.command()

@@ -173,3 +173,42 @@ def test_secrets_stay_out_of_repr():
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "analytics", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "report" in result.stdout and "alerts" in result.stdout
+
+
+def test_env_file_supplies_settings_the_environment_does_not(workdir):
+    env_file = workdir / "novalgo.env"
+    exports = workdir / "from-env-file"
+    env_file.write_text(f"NOVALGO_EXPORT_DIR={exports}\nNOVALGO_EMAIL_FROM=NovAlgo <bot@example.com>\n")
+    files = market_files(workdir)
+    result = run("--env-file", str(env_file), "export", *offline_args(files))
+    assert result.exit_code == 0, result.output
+    assert any(exports.glob("positions_*.csv"))
+
+
+def _expand(field: str, low: int, high: int) -> set[int]:
+    values = set()
+    for part in field.split(","):
+        step = 1
+        if "/" in part:
+            part, step = part.split("/")[0], int(part.split("/")[1])
+        first, last = (low, high) if part == "*" else (int(part.split("-")[0]), int(part.split("-")[-1]))
+        values.update(range(first, last + 1, step))
+    return values
+
+
+def test_cron_file_runs_the_report_after_the_close_and_checks_every_15_minutes_in_market_hours():
+    lines = [ln for ln in (Path(__file__).parent.parent / "deploy" / "novalgo.cron").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert "CRON_TZ=America/New_York" in lines and "NOVALGO_DATA_DIR=/var/lib/novalgo" in lines
+    jobs = [ln.split(None, 6) for ln in lines if ln[0].isdigit() or ln[0] == "*"]
+    checks = set()
+    for minute, hour, dom, month, dow, user, command in jobs:
+        assert user == "novalgo" and (dom, month, dow) == ("*", "*", "1-5")
+        assert command.startswith("cd /opt/novalgo && .venv/bin/python -m analytics --env-file /etc/novalgo/novalgo.env")
+        if " report" in command:
+            assert (minute, hour) == ("30", "16")
+        else:
+            assert " alerts" in command
+            checks |= {(h, m) for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59)}
+    market = {(h, m) for h in range(9, 17) for m in (0, 15, 30, 45) if (9, 30) <= (h, m) <= (16, 0)}
+    assert checks == market
