@@ -157,7 +157,9 @@ def ensure_webhook_secret(settings: Settings) -> tuple[Settings, bool]:
         return settings, False
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = _secrets.token_urlsafe(24)
-    fd = os.open(settings.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # An empty file (an editor, a full disk) is replaced; a file with a secret was read above.
+    fd = os.open(settings.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")
     return settings.with_overrides(webhook_secret=secret), True

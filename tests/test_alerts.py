@@ -199,3 +199,11 @@ def test_reasons_tell_the_trader_how_to_fix_the_alert():
         read(js(symbol="AAPL"))
     with pytest.raises(AlertError, match=r'add "symbol": "AAPL" \(or "ticker": "\{\{ticker\}\}"\)'):
         read(js(action="buy"))
+
+
+def test_an_absurd_price_is_refused():
+    from novalgo.domain.alerts import parse_alert, read_delivery
+    from novalgo.errors import AlertError
+
+    with pytest.raises(AlertError, match="surely not a real quote"):
+        parse_alert(read_delivery(b'{"action": "buy", "symbol": "AAPL", "price": "1e400"}'))

@@ -130,3 +130,17 @@ def test_whole_shares_is_floor_of_dollars_over_price(dollars, price, shares):
 def test_an_unknown_action_is_a_programming_error_not_a_status():
     with pytest.raises(ValueError):
         decide("hold", row(), Holding(), D("200"))
+
+
+def test_a_second_close_keeps_the_close_already_under_way():
+    from decimal import Decimal as D
+
+    from novalgo.domain.config_rows import ConfigRow
+    from novalgo.domain.decision import Holding, decide
+
+    row = ConfigRow("AAPL", "15 Min", 15, D(5000), True, 2)
+    plan = decide("close", row, Holding(held=D(25), pending=D(-25)), D(210))
+    assert (plan.legs, plan.status, plan.cancel_first) == ((), "WAITING", False)
+    partly = decide("close", row, Holding(held=D(25), pending=D(-10)), D(210))
+    assert [(leg.side, leg.qty) for leg in partly.legs] == [("sell", D(15))]
+    assert decide("close", row, Holding(held=D(0), pending=D(25)), D(210)).cancel_first

@@ -353,3 +353,19 @@ def test_a_status_for_a_deleted_row_is_dropped_not_retried_forever(writer, flaky
     writer.set(NVDA, st.FILLED, at(14, 30))
     assert writer.flush() is True
     assert writer.pending() == 0
+
+
+def test_an_empty_read_does_not_replace_a_good_config(tmp_path):
+    from novalgo.sheet.cache import ConfigCache
+    from novalgo.sheet.local import LocalSheetBackend
+
+    backend = LocalSheetBackend(tmp_path / "sheet")
+    now = [0.0]
+    cache = ConfigCache(backend, ttl=1, snapshot_path=tmp_path / "snap.json", clock=lambda: now[0])
+    assert len(cache.snapshot().rows) == 4
+    backend.config_path.write_text("")  # a spreadsheet program mid-save
+    now[0] += 2
+    assert len(cache.snapshot().rows) == 4
+    backend.config_path.write_text("symbol,position_size,active,Time Frame\n")  # the trader emptied it
+    now[0] += 2
+    assert cache.snapshot().rows == ()

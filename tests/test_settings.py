@@ -208,11 +208,10 @@ def test_python_dash_m_novalgo_serve_refuses_a_bad_port(env, tmp_path):
     assert "Webhook URL" not in done.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=FileExistsError,
-                   reason="an empty webhook_secret file reads as 'no secret', then O_EXCL refuses to replace it: "
-                          "serve crashes with a traceback instead of generating a secret or saying what to do")
 def test_an_emptied_secret_file_does_not_crash_the_start(env, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "webhook_secret").write_text("\n")
-    settings, _ = ensure_webhook_secret(load(env))
-    assert settings.webhook_secret
+    settings, created = ensure_webhook_secret(load(env))
+    assert created and settings.webhook_secret
+    assert (tmp_path / "data" / "webhook_secret").read_text().strip() == settings.webhook_secret
+    assert (tmp_path / "data" / "webhook_secret").stat().st_mode & 0o777 == 0o600

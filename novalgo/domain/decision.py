@@ -69,7 +69,7 @@ def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
     wanted = {BUY: 1, SELL: -1, CLOSE: 0}.get(action)
     if wanted is None:
         raise ValueError(f"unknown action {action!r}")
-    if holding.pending != 0 and _sign(holding.pending) != wanted:
+    if _pending_opposes(wanted, holding):
         return OrderPlan((), statuses.PROCESSING, "our unfilled orders point the other way", cancel_first=True)
     if action == CLOSE:
         if holding.exposure == 0:
@@ -122,6 +122,17 @@ def _refuse_open(closing: tuple[OrderLeg, ...], why_not: str) -> OrderPlan:
     # The signal still says "not the other side": close what we hold, then report why no new position.
     reason = f"closed the old position; {why_not}" if closing else why_not
     return OrderPlan(closing, statuses.FAILED, reason)
+
+
+def _pending_opposes(wanted: int, holding: Holding) -> bool:
+    """Do our unfilled orders work against the signal? A close already under way does not."""
+    if holding.pending == 0:
+        return False
+    if wanted != 0:
+        return _sign(holding.pending) != wanted
+    # CLOSE: an order that only reduces what we hold is a close in progress; keep it.
+    reducing = holding.held != 0 and _sign(holding.pending) != _sign(holding.held)
+    return not (reducing and abs(holding.pending) <= abs(holding.held))
 
 
 def _sign(value: Decimal) -> int:

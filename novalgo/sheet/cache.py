@@ -66,9 +66,14 @@ class ConfigCache:
                     self._snapshot = self._from_disk()
                 self._fetched = started  # do not hammer a failing API: wait a TTL
                 return
-            self._snapshot = parse_config(values, read_at=time.time())
+            snapshot = parse_config(values, read_at=time.time())
             self._fetched = started
-            for problem in self._snapshot.problems:
+            if not snapshot.rows and snapshot.problems and self._snapshot and self._snapshot.rows:
+                # A tab read empty or headerless (mid-save, a bad edit) must not switch trading off.
+                log.warning("Config tab unreadable (%s); keeping the last good copy", "; ".join(snapshot.problems))
+                return
+            self._snapshot = snapshot
+            for problem in snapshot.problems:
                 log.warning("Config tab: %s", problem)
             self._to_disk(values)
         finally:
