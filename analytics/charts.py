@@ -24,6 +24,7 @@ WIDTH, HEIGHT, DPI = 7.0, 3.2, 150
 GREEN, RED, BLUE, GREY = "#1a7f37", "#cf222e", "#0969da", "#6e7781"
 
 plt.rcParams.update({
+    "text.parse_math": False,  # "$" is money here, never the start of a formula
     "font.size": 9,
     "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
