@@ -75,9 +75,9 @@ def performance_cells(by_symbol: Mapping[str, SymbolPnl], by_row: Mapping[RowKey
 
 
 def _stats(result: SymbolPnl) -> list[str]:
-    return [str(result.total_trades), str(result.winning_trades), str(result.losing_trades),
-            percent(result.win_rate), money(result.total_pnl), money(result.avg_pnl_per_trade),
-            money(result.best_trade), money(result.worst_trade)]
+    t = result.tally()
+    return [str(t.total_trades), str(t.winning_trades), str(t.losing_trades), percent(t.win_rate),
+            money(t.total_pnl), money(t.avg_pnl_per_trade), money(t.best_trade), money(t.worst_trade)]
 
 
 def _row_order(key: RowKey) -> tuple[str, int, str]:
@@ -92,16 +92,16 @@ def _row_order(key: RowKey) -> tuple[str, int, str]:
 
 def pnl_numbers(result: SymbolPnl) -> dict[str, object]:
     """One symbol's figures for JSON: counts as numbers, money as strings rounded to the cent."""
-    win_rate = result.win_rate
+    t = result.tally()
     return {
-        "total_trades": result.total_trades,
-        "winning_trades": result.winning_trades,
-        "losing_trades": result.losing_trades,
-        "win_rate": None if win_rate is None else str(win_rate.quantize(CENT, ROUND_HALF_UP)),
-        "total_pnl": _cents(result.total_pnl),
-        "avg_pnl_per_trade": _cents(result.avg_pnl_per_trade),
-        "best_trade": _cents(result.best_trade),
-        "worst_trade": _cents(result.worst_trade),
+        "total_trades": t.total_trades,
+        "winning_trades": t.winning_trades,
+        "losing_trades": t.losing_trades,
+        "win_rate": _cents(t.win_rate),
+        "total_pnl": _cents(t.total_pnl),
+        "avg_pnl_per_trade": _cents(t.avg_pnl_per_trade),
+        "best_trade": _cents(t.best_trade),
+        "worst_trade": _cents(t.worst_trade),
         "open_qty": _plain(result.open_qty),
         "avg_cost": _plain(result.avg_cost.quantize(PRICE_STEP, ROUND_HALF_UP)),
     }

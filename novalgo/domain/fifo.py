@@ -55,56 +55,96 @@ class SymbolPnl:
     # cash flow to the cent (avg_cost is a rounded division and cannot promise that).
     open_cost: Decimal = ZERO
 
+    def tally(self) -> "PnlTally":
+        """Every figure of the row in one pass over the trades (what the sheet and JSON show)."""
+        wins = losses = 0
+        pnl_sum = ZERO
+        best = worst = None
+        for trade in self.trades:
+            pnl = trade.pnl
+            pnl_sum += pnl
+            if pnl > 0:
+                wins += 1
+            elif pnl < 0:
+                losses += 1
+            if best is None or pnl > best.pnl:
+                best = trade
+            if worst is None or pnl < worst.pnl:
+                worst = trade
+        return PnlTally(len(self.trades), wins, losses, pnl_sum, best, worst)
+
     @property
     def total_trades(self) -> int:
         return len(self.trades)
 
     @property
     def winning_trades(self) -> int:
-        return sum(1 for t in self.trades if t.pnl > 0)
+        return self.tally().winning_trades
 
     @property
     def losing_trades(self) -> int:
-        return sum(1 for t in self.trades if t.pnl < 0)
+        return self.tally().losing_trades
 
     @property
     def win_rate(self) -> Decimal | None:
         """Winning trades as a percent of all closed trades; None with no trades."""
-        if not self.trades:
-            return None
-        return Decimal(self.winning_trades) * HUNDRED / len(self.trades)
+        return self.tally().win_rate
 
     @property
     def total_pnl(self) -> Decimal:
-        return sum((t.pnl for t in self.trades), ZERO)
+        return self.tally().total_pnl
 
     @property
     def avg_pnl_per_trade(self) -> Decimal | None:
-        return self.total_pnl / len(self.trades) if self.trades else None
+        return self.tally().avg_pnl_per_trade
 
     @property
     def best(self) -> ClosedTrade | None:
         """The closed trade with the highest P&L (the first of equals)."""
-        return max(self.trades, key=_pnl_of, default=None)
+        return self.tally().best
 
     @property
     def worst(self) -> ClosedTrade | None:
-        return min(self.trades, key=_pnl_of, default=None)
+        return self.tally().worst
 
     @property
     def best_trade(self) -> Decimal | None:
         """P&L of the best closed trade; None with no trades."""
-        best = self.best
-        return best.pnl if best is not None else None
+        return self.tally().best_trade
 
     @property
     def worst_trade(self) -> Decimal | None:
-        worst = self.worst
-        return worst.pnl if worst is not None else None
+        return self.tally().worst_trade
 
 
-def _pnl_of(trade: ClosedTrade) -> Decimal:
-    return trade.pnl
+@dataclass(frozen=True)
+class PnlTally:
+    """The counted figures of a row of closed trades."""
+
+    total_trades: int
+    winning_trades: int  # P&L > 0; a break-even trade is neither a win nor a loss
+    losing_trades: int
+    total_pnl: Decimal
+    best: ClosedTrade | None
+    worst: ClosedTrade | None
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        if not self.total_trades:
+            return None
+        return Decimal(self.winning_trades) * HUNDRED / self.total_trades
+
+    @property
+    def avg_pnl_per_trade(self) -> Decimal | None:
+        return self.total_pnl / self.total_trades if self.total_trades else None
+
+    @property
+    def best_trade(self) -> Decimal | None:
+        return self.best.pnl if self.best is not None else None
+
+    @property
+    def worst_trade(self) -> Decimal | None:
+        return self.worst.pnl if self.worst is not None else None
 
 
 def match_fifo(
@@ -131,21 +171,72 @@ def in_time_order(items: list, time_of: Callable) -> list:
 
 def match_fifo_rows(rows: Iterable[FillRow]) -> dict[Hashable, SymbolPnl]:
     """The matching loop over plain tuples, already in time order (see ``FillRow``)."""
-    books: dict[Hashable, _Book] = {}
-    for k, symbol, time, is_buy, qty, price, order_id, tag in rows:
-        book = books.get(k)
-        if book is None:
-            book = books[k] = _Book(symbol)
-        lots = book.lots
-        if not lots or book.is_long == is_buy:
-            # Opening (or adding to) a position: the common case, kept short.
-            if book.pending is not None and book.pending.order_id != order_id:
-                book.finish_pending()
-            lots.append([qty, price, time])
-            book.is_long = is_buy
+    # Keys are independent, so each key's fills are matched on their own, with locals only.
+    by_key: dict[Hashable, list[FillRow]] = {}
+    for row in rows:
+        group = by_key.get(row[0])
+        if group is None:
+            by_key[row[0]] = [row]
+        else:
+            group.append(row)
+    return {k: _match_one(group[0][1], group) for k, group in by_key.items()}
+
+
+def _match_one(symbol: str, rows: list[FillRow]) -> SymbolPnl:
+    """FIFO over one key's fills: a deque of open lots [qty, price, opened_at], oldest first."""
+    lots: deque[list] = deque()
+    is_long = True  # the side of the open lots (meaningless while there are none)
+    trades: list[ClosedTrade] = []
+    # The trade being closed by the current order, summed until another order comes along.
+    order = side = tag = opened_at = closed_at = None
+    closed_qty = entry_cost = exit_value = ZERO
+    for _, _, time, is_buy, qty, price, order_id, fill_tag in rows:
+        if order is not None and order_id != order:
+            trades.append(_trade(symbol, order, side, tag, closed_qty, entry_cost, exit_value, opened_at, closed_at))
+            order = None
+        if not lots or is_long == is_buy:
+            lots.append([qty, price, time])  # opening or adding: the common case, kept short
+            is_long = is_buy
             continue
-        book.close(time, qty, price, order_id, tag, is_buy)
-    return {k: book.result() for k, book in books.items()}
+        if order is None or side != (LONG if is_long else SHORT):
+            if order is not None:  # one order id that closed both sides: two trades
+                trades.append(_trade(symbol, order, side, tag, closed_qty, entry_cost, exit_value, opened_at,
+                                     closed_at))
+            order, side, tag, opened_at = order_id, LONG if is_long else SHORT, fill_tag, lots[0][2]
+            closed_qty = entry_cost = exit_value = ZERO
+        remaining = qty
+        while remaining and lots:
+            lot = lots[0]
+            lot_qty = lot[0]
+            if lot_qty <= remaining:
+                lots.popleft()
+                take = lot_qty
+            else:
+                lot[0] = lot_qty - remaining
+                take = remaining
+            entry_cost += take * lot[1]
+            remaining -= take
+        closed_qty += qty - remaining
+        exit_value += (qty - remaining) * price
+        closed_at = time
+        if remaining:  # the fill was bigger than the position: the rest opens the other side
+            lots.append([remaining, price, time])
+            is_long = is_buy
+    if order is not None:
+        trades.append(_trade(symbol, order, side, tag, closed_qty, entry_cost, exit_value, opened_at, closed_at))
+    open_qty = sum((lot[0] for lot in lots), ZERO)
+    open_cost = sum((lot[0] * lot[1] for lot in lots), ZERO)
+    avg_cost = open_cost / open_qty if open_qty else ZERO
+    if not is_long:
+        open_qty, open_cost = -open_qty, -open_cost
+    return SymbolPnl(symbol, trades, open_qty, avg_cost, open_cost)
+
+
+def _trade(symbol: str, order_id: str, side: str, tag: str | None, qty: Decimal, entry_cost: Decimal,
+           exit_value: Decimal, opened_at: datetime, closed_at: datetime) -> ClosedTrade:
+    gain = exit_value - entry_cost
+    return ClosedTrade(symbol, order_id, side, qty, entry_cost / qty, exit_value / qty,
+                       gain if side == LONG else -gain, opened_at, closed_at, tag)
 
 
 def total(results: Iterable[SymbolPnl]) -> SymbolPnl:
@@ -174,94 +265,7 @@ def _positive(qty: Decimal) -> Decimal:
     return qty
 
 
-class _PendingTrade:
-    """The closing part of an order still being filled: its sums, until the order changes."""
-
-    __slots__ = ("order_id", "side", "tag", "qty", "entry_cost", "exit_value", "opened_at", "closed_at")
-
-    def __init__(self, order_id: str, side: str, tag: str | None, opened_at: datetime):
-        self.order_id = order_id
-        self.side = side
-        self.tag = tag
-        self.qty = self.entry_cost = self.exit_value = ZERO
-        self.opened_at = opened_at
-        self.closed_at = opened_at
-
-
-class _Book:
-    """One key's open lots ([qty, price, opened_at], oldest first) and closed trades."""
-
-    __slots__ = ("symbol", "lots", "is_long", "trades", "pending")
-
-    def __init__(self, symbol: str):
-        self.symbol = symbol
-        self.lots: deque[list] = deque()
-        self.is_long = True
-        self.trades: list[ClosedTrade] = []
-        self.pending: _PendingTrade | None = None
-
-    def close(self, time: datetime, qty: Decimal, price: Decimal, order_id: str, tag: str | None,
-              is_buy: bool) -> None:
-        """Close the oldest lots with this fill; what is left opens the other side."""
-        side = LONG if self.is_long else SHORT
-        pending = self.pending
-        if pending is None or pending.order_id != order_id or pending.side != side:
-            self.finish_pending()
-            pending = self.pending = _PendingTrade(order_id, side, tag, self.lots[0][2])
-        lots = self.lots
-        remaining = qty
-        closed = cost = ZERO
-        while remaining and lots:
-            lot = lots[0]
-            lot_qty = lot[0]
-            if lot_qty <= remaining:
-                lots.popleft()
-                take = lot_qty
-            else:
-                lot[0] = lot_qty - remaining
-                take = remaining
-            cost += take * lot[1]
-            closed += take
-            remaining -= take
-        pending.qty += closed
-        pending.entry_cost += cost
-        pending.exit_value += closed * price
-        pending.closed_at = time
-        if remaining:
-            lots.append([remaining, price, time])
-            self.is_long = is_buy
-
-    def finish_pending(self) -> None:
-        pending = self.pending
-        if pending is None:
-            return
-        self.pending = None
-        qty = pending.qty
-        gain = pending.exit_value - pending.entry_cost
-        self.trades.append(ClosedTrade(
-            symbol=self.symbol,
-            order_id=pending.order_id,
-            side=pending.side,
-            qty=qty,
-            entry_price=pending.entry_cost / qty,
-            exit_price=pending.exit_value / qty,
-            pnl=gain if pending.side == LONG else -gain,
-            opened_at=pending.opened_at,
-            closed_at=pending.closed_at,
-            tag=pending.tag,
-        ))
-
-    def result(self) -> SymbolPnl:
-        self.finish_pending()
-        open_qty = sum((lot[0] for lot in self.lots), ZERO)
-        open_cost = sum((lot[0] * lot[1] for lot in self.lots), ZERO)
-        avg_cost = open_cost / open_qty if open_qty else ZERO
-        if not self.is_long:
-            open_qty, open_cost = -open_qty, -open_cost
-        return SymbolPnl(self.symbol, self.trades, open_qty, avg_cost, open_cost)
-
-
 __all__ = (
-    "ClosedTrade", "SymbolPnl", "FillRow", "match_fifo", "match_fifo_rows", "total", "in_time_order", "LONG",
+    "ClosedTrade", "SymbolPnl", "PnlTally", "FillRow", "match_fifo", "match_fifo_rows", "total", "in_time_order", "LONG",
     "SHORT", "TOTAL",
 )
