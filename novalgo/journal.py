@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from decimal import Decimal
@@ -22,6 +21,7 @@ from novalgo.broker.base import plain
 from novalgo.domain import statuses
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
+from novalgo.sqlite import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -92,27 +92,18 @@ class Journal:
         (the leader commits every second), never inside a webhook's answer."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.sync = "FULL" if sync == "full" else "NORMAL"
-        self.checkpoints = checkpoints
         self.clock = clock
-        self._local = threading.local()
+        # FULL: a 202 means the alert survives a power cut, not only a crash.
+        pragmas = [f"synchronous={'FULL' if sync == 'full' else 'NORMAL'}"]
+        if not checkpoints:
+            pragmas.append("wal_autocheckpoint=0")
+        self._connections = ThreadConnections(self.path, *pragmas)
         self._db().executescript(SCHEMA)
 
     # -- connections -------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a 202 means the alert survives a power cut, not only a crash.
-            db.execute(f"PRAGMA synchronous={self.sync}")
-            db.execute("PRAGMA busy_timeout=30000")
-            if not self.checkpoints:
-                db.execute("PRAGMA wal_autocheckpoint=0")
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -126,10 +117,7 @@ class Journal:
         db.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._connections.close()
 
     # -- the request path: one transaction per alert ----------------------------------
 

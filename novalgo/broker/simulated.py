@@ -9,7 +9,6 @@ the same code path is exercised locally. State lives in SQLite in the data dir.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -21,6 +20,7 @@ from novalgo.broker.base import (
     CANCELED, FILLED, REJECTED, ZERO, Account, plain, AssetInfo, Fill, OrderRequest, OrderState, Position,
 )
 from novalgo.domain.symbols import is_crypto
+from novalgo.sqlite import ThreadConnections
 
 STARTING_CASH = Decimal(100000)
 QTY_STEP = Decimal("0.000000001")  # Alpaca's fractional precision
@@ -50,19 +50,13 @@ class SimulatedBroker:
         self.path = Path(data_dir) / "simbroker.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.path)
         db = self._db()
         db.executescript(SCHEMA)
         db.execute("INSERT OR IGNORE INTO cash (id, amount) VALUES (1, ?)", (str(starting_cash),))
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     # -- prices --------------------------------------------------------------------------
 
