@@ -45,9 +45,14 @@ def brute_force(fills: list[Fill]) -> dict[str, tuple[Decimal, list[Decimal], De
     Returns per symbol (realised P&L, P&L of each closed trade, open qty, open cost), all signed.
     """
     books: dict[str, list[list[Decimal]]] = {}
-    trades: dict[str, list[tuple[str, Decimal]]] = {}
+    trades: dict[str, list[Decimal]] = {}
+    last_order: dict[str, str] = {}  # the order of the symbol's previous fill
+    trade_order: dict[str, str | None] = {}  # the order whose trade is still collecting fills
     for f in fills:
         lots = books.setdefault(f.symbol, [])
+        if last_order.get(f.symbol) != f.order_id:
+            trade_order[f.symbol] = None
+        last_order[f.symbol] = f.order_id
         signed = f.qty if f.side == "buy" else -f.qty
         realised = None
         # Close against the oldest lot pointing the other way, one lot at a time.
@@ -64,23 +69,17 @@ def brute_force(fills: list[Fill]) -> dict[str, tuple[Decimal, list[Decimal], De
             lots.append([signed, f.price])
         if realised is not None:
             history = trades.setdefault(f.symbol, [])
-            if history and history[-1][0] == f.order_id and _continues(fills, f, history):
-                history[-1] = (f.order_id, history[-1][1] + realised)
+            if trade_order.get(f.symbol) == f.order_id:
+                history[-1] += realised
             else:
-                history.append((f.order_id, realised))
+                history.append(realised)
+                trade_order[f.symbol] = f.order_id
     out = {}
     for symbol, lots in books.items():
-        per_trade = [pnl for _, pnl in trades.get(symbol, [])]
+        per_trade = trades.get(symbol, [])
         out[symbol] = (sum(per_trade, Decimal(0)), per_trade, sum((q for q, _ in lots), Decimal(0)),
                        sum((q * p for q, p in lots), Decimal(0)))
     return out
-
-
-def _continues(fills: list[Fill], f: Fill, history) -> bool:
-    # The same order continues a trade only if no other order touched the symbol in between.
-    mine = [g for g in fills if g.symbol == f.symbol]
-    before = mine[: mine.index(f)]
-    return bool(before) and before[-1].order_id == f.order_id
 
 
 @settings(max_examples=200, deadline=None)
