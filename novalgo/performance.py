@@ -107,6 +107,12 @@ def pnl_numbers(result: SymbolPnl) -> dict[str, object]:
     }
 
 
+def _trade_figures(result: SymbolPnl) -> dict[str, object]:
+    numbers = pnl_numbers(result)
+    del numbers["open_qty"], numbers["avg_cost"]
+    return numbers
+
+
 def _cents(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
 
@@ -145,7 +151,8 @@ class PerformanceUpdater:
                 "fills": len(fills),
                 "symbols": {symbol: pnl_numbers(by_symbol[symbol]) for symbol in sorted(by_symbol)},
                 "total": pnl_numbers(total(by_symbol.values())),
-                "by_timeframe": {f"{symbol} {timeframe}": pnl_numbers(by_row[(symbol, timeframe)])
+                # Open positions are per symbol at the broker, so a row shows only its trades.
+                "by_timeframe": {f"{symbol} {timeframe}": _trade_figures(by_row[(symbol, timeframe)])
                                  for symbol, timeframe in sorted(by_row, key=_row_order)},
             }
 
