@@ -96,6 +96,9 @@ def _json_object(text: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text, parse_float=Decimal)
+    except RecursionError:
+        # json.loads recurses per nesting level; a body of 60 KB of "[" must be a 400, not a 500.
+        raise AlertError("JSON body is nested too deeply") from None
     except ValueError:
         if text.startswith("["):
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 MINUTES_PER = {"minute": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200}
+MAX_MINUTES = 366 * 1440
 
 _UNITS = {
     "": "minute", "m": "minute", "min": "minute", "mins": "minute", "minute": "minute", "minutes": "minute",
@@ -38,6 +39,10 @@ def interval_minutes(text: str) -> int:
         raise ValueError(f"unknown interval unit in {text!r}")
     count = float(count_text) if count_text else 1.0
     minutes = count * MINUTES_PER[unit]
+    # Bounded so "1e300" or a 30-digit number is refused here, not an overflow (inf, or an
+    # integer SQLite cannot store) when the alert is journalled.
+    if minutes > MAX_MINUTES:
+        raise ValueError(f"interval {text!r} is longer than a year")
     if minutes <= 0 or minutes != int(minutes):
         raise ValueError(f"interval {text!r} is not a whole number of minutes")
     return int(minutes)
