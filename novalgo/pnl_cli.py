@@ -16,11 +16,10 @@ from pathlib import Path
 
 import click
 
-from novalgo.domain.fifo import FillRow, SymbolPnl, in_time_order, match_fifo_rows, total
+from novalgo.domain.fifo import SIDES, FillRow, SymbolPnl, in_time_order, match_fifo_rows, total
 from novalgo.performance import money, percent, pnl_numbers
 
 REQUIRED = ("time", "symbol", "side", "qty", "price")
-SIDES = {"buy": True, "sell": False}
 # The spellings seen in practice, looked up as they are before trying strip().lower().
 FAST_SIDES = {**SIDES, "BUY": True, "SELL": False, "Buy": True, "Sell": False}
 ZERO = Decimal(0)
@@ -99,7 +98,7 @@ def _what_is_wrong(cells: list[str], t: int, s: int, d: int, q: int, p: int) -> 
     if not cells[s].strip():
         return "symbol is empty"
     if cells[d].strip().lower() not in SIDES:
-        return f"side {cells[d]!r} must be buy or sell"
+        return f"side {cells[d]!r} must be buy or sell (or sell_short)"
     for label, text, low in (("qty", cells[q], "more than 0"), ("price", cells[p], "0 or more")):
         try:
             number = Decimal(text)
@@ -151,7 +150,7 @@ def _align(cells, widths) -> str:
 @click.command("pnl")
 @click.option("--fills", "fills_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns time, symbol, side (buy/sell), qty, price and optionally order_id.")
+              help="CSV with columns time, symbol, side (buy, sell or sell_short), qty, price and optionally order_id.")
 @click.option("--json", "json_output", is_flag=True,
               help="Print JSON instead of a table. Money fields are strings rounded to the cent "
                    "(\"250.50\"); win_rate is a percent string (\"55.56\"); open_qty is exact; "

@@ -143,6 +143,11 @@ def test_fills_out_of_order_are_sorted_by_time():
     assert [(t.side, t.pnl) for t in aapl.trades] == [(LONG, 10)]
 
 
+def test_alpacas_sell_short_is_a_sell():
+    aapl = match_fifo([fill(0, "sell_short", "5", "50"), fill(1, "BUY", "5", "45")])["AAPL"]
+    assert [(t.side, t.pnl) for t in aapl.trades] == [(SHORT, 25)]
+
+
 @pytest.mark.parametrize("bad", [fill(0, "hold", "1", "1"), fill(0, "buy", "0", "1")])
 def test_a_fill_without_a_side_or_size_is_refused(bad):
     with pytest.raises(ValueError):

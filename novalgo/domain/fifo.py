@@ -251,11 +251,15 @@ def total(results: Iterable[SymbolPnl]) -> SymbolPnl:
     return SymbolPnl(TOTAL, trades, open_qty, ZERO, open_cost)
 
 
+# Alpaca's FILL activities say "sell_short" for a sale that opens or adds to a short.
+SIDES = {"buy": True, "sell": False, "sell_short": False}
+
+
 def _is_buy(side: str) -> bool:
-    side = side.lower()
-    if side not in ("buy", "sell"):
+    is_buy = SIDES.get(side.strip().lower())
+    if is_buy is None:
         raise ValueError(f"a fill's side must be buy or sell, not {side!r}")
-    return side == "buy"
+    return is_buy
 
 
 def _positive(qty: Decimal) -> Decimal:
@@ -267,5 +271,5 @@ def _positive(qty: Decimal) -> Decimal:
 
 __all__ = (
     "ClosedTrade", "SymbolPnl", "PnlTally", "FillRow", "match_fifo", "match_fifo_rows", "total", "in_time_order", "LONG",
-    "SHORT", "TOTAL",
+    "SHORT", "TOTAL", "SIDES",
 )
