@@ -91,3 +91,16 @@ def test_a_shorter_table_replaces_a_longer_one(services, settings):
     later = datetime.now(timezone.utc) + timedelta(days=settings.performance_days + 1)
     updater(services, settings, clock=lambda: later).run_once()
     assert len(performance_csv(settings)) == 4
+
+
+def test_get_performance_rebuilds_the_tab_and_answers_with_the_numbers(client, services, settings):
+    trade(services, ("buy", "AAPL", "15", 200, "FILLED"), ("close", "AAPL", "15", 190.5, "WAITING"))
+
+    answer = client.get("/performance")
+
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["status"] == "Performance updated"
+    assert body["symbols"]["AAPL"]["total_pnl"] == "-237.50"  # 25 shares × −$9.50
+    assert body["by_timeframe"]["AAPL 15 Min"]["losing_trades"] == 1
+    assert performance_csv(settings)[1][:6] == ["AAPL", "1", "0", "1", "0.0%", "-$237.50"]
