@@ -24,8 +24,9 @@ def services(settings, fake):
     from novalgo.web import create_app
 
     settings = settings.with_overrides(fill_wait=0.3)
+    # share_window=0: every order read in these tests is a fresh list call (no coalescing window).
     broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
-                          budget=RequestBudget(), sdk_retry_wait=0)
+                          budget=RequestBudget(), sdk_retry_wait=0, share_window=0)
     return create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
 
 
@@ -74,3 +75,29 @@ def test_market_closed_shows_order_submitted_until_the_open(services, fake, sett
     fake.market.open()
     assert [o["status"] for o in fake.orders.values()] == ["filled"]
     assert services.broker.position("AAPL").qty > 0
+    # The tracker learns the fill in one batched read and the row turns FILLED.
+    lists_before = fake.count("GET", "/v2/orders")
+    assert services.executor.track() == 1
+    assert fake.count("GET", "/v2/orders") == lists_before + 1
+    assert run_queue(services) == ["FILLED"]
+    assert sheet_status(settings) == "FILLED"
+
+
+def test_outside_hours_skip_records_skipped_and_places_nothing(settings, fake):
+    from novalgo.web import create_app
+
+    settings = settings.with_overrides(outside_hours="skip", fill_wait=0.3)
+    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+                          budget=RequestBudget(), sdk_retry_wait=0)
+    services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
+    fake.market.close()
+    assert send(services, "buy") == ["SKIPPED"]
+    assert "market closed" in services.journal.recent(1)[0]["reason"]
+    assert fake.orders == {}
+
+
+def test_a_second_buy_while_the_first_waits_for_the_open_buys_nothing(services, fake):
+    fake.market.close()
+    assert send(services, "buy") == ["ORDER SUBMITTED"]
+    assert send(services, "buy") == ["ALREADY LONG"]
+    assert len(fake.orders) == 1
