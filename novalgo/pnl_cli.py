@@ -12,6 +12,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 
 import click
@@ -43,11 +44,7 @@ def read_fills(path: Path) -> list[FillRow]:
             rows = _read_rows(csv.reader(handle), path.name)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise BadFills(f"{path.name}: cannot read the file: {e}") from e
-    return in_time_order(rows, _time_of)
-
-
-def _time_of(row: FillRow) -> datetime:
-    return row[2]
+    return in_time_order(rows, itemgetter(2))  # a row's time
 
 
 def _read_rows(reader, name: str) -> list[FillRow]:
