@@ -151,7 +151,8 @@ def _align(cells, widths) -> str:
 @click.option("--json", "json_output", is_flag=True,
               help="Print JSON instead of a table. Money fields are strings rounded to the cent "
                    "(\"250.50\"); win_rate is a percent string (\"55.56\"); open_qty is exact; "
-                   "avg_cost is rounded to 4 decimals; null where undefined (no closed trades).")
+                   "avg_cost is rounded to 4 decimals; null where undefined (no closed trades). "
+                   "The total sums open_qty across symbols and gives avg_cost 0.")
 def pnl(fills_path: Path, json_output: bool) -> None:
     """Realised FIFO P&L per symbol from a fills file.
 
