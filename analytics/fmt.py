@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from novalgo.domain.money import cents, cents_text, plain
 
 NA = "n/a"
-CENT = Decimal("0.01")
 
 
 def money(value: Decimal | None, signed: bool = False) -> str:
     """$1,234.50, -$12.30 (and +$5.00 when ``signed``); n/a for None."""
     if value is None:
         return NA
-    value = Decimal(value).quantize(CENT, ROUND_HALF_UP)
+    value = cents(value)
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     return f"{sign}${abs(value):,.2f}"
 
@@ -45,10 +46,7 @@ def day(value: date | None) -> str:
 
 def qty(value: Decimal) -> str:
     """A share count without trailing zeros: 10, 0.5, -19."""
-    text = format(Decimal(value).normalize(), "f")
-    return text
+    return plain(value)
 
 
-def money_text(value: Decimal | None) -> str | None:
-    """Money for JSON/CSV: an exact string to the cent, or None."""
-    return None if value is None else str(Decimal(value).quantize(CENT, ROUND_HALF_UP))
+money_text = cents_text  # money for JSON/CSV: an exact string to the cent, or None

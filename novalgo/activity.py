@@ -10,6 +10,7 @@ from datetime import datetime, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Mapping, Sequence
 
+from novalgo.domain.money import plain
 from novalgo.domain.timeframes import interval_label
 
 ACTIVITY_HEADERS = ("time", "symbol", "timeframe", "action", "status", "reason", "qty", "fill price", "latency ms")
@@ -32,8 +33,8 @@ def activity_row(alert: Mapping[str, Any], zone: tzinfo | None = None) -> list[s
         str(alert.get("action") or ""),
         str(alert.get("status") or ""),
         str(alert.get("reason") or ""),
-        _plain(qty) if qty else "",
-        _plain(price.quantize(PRICE_STEP, ROUND_HALF_UP)) if price is not None else "",
+        plain(qty) if qty else "",
+        plain(price.quantize(PRICE_STEP, ROUND_HALF_UP)) if price is not None else "",
         _latency(alert, received, zone),
     ]
 
@@ -92,6 +93,3 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _plain(value: Decimal) -> str:
-    text = f"{value.normalize():f}"
-    return "0" if text in ("-0", "0") else text

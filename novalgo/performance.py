@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Mapping
 
 from novalgo.broker.base import Broker, Fill
 from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
+from novalgo.domain.money import cents, cents_text, plain
 from novalgo.domain.timeframes import interval_minutes
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
@@ -29,7 +30,6 @@ BREAKDOWN_HEADERS = ("symbol", "Time Frame", "total_trades", "winning_trades", "
 MANUAL = "manual"  # the Time Frame of fills no alert of ours placed
 UNDEFINED = "—"  # a rate or average with no closed trades to take it from
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"  # as the Config tab's Last Updated
-CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 PRICE_STEP = Decimal("0.0001")
 
@@ -40,8 +40,8 @@ def money(value: Decimal | None) -> str:
     """``$250.50``, ``-$12.30``, or ``—`` when undefined; rounded half up to the cent."""
     if value is None:
         return UNDEFINED
-    cents = value.quantize(CENT, ROUND_HALF_UP)
-    return f"-${-cents}" if cents < 0 else f"${abs(cents)}"
+    rounded = cents(value)
+    return f"-${-rounded}" if rounded < 0 else f"${abs(rounded)}"
 
 
 def percent(value: Decimal | None) -> str:
@@ -97,13 +97,13 @@ def pnl_numbers(result: SymbolPnl) -> dict[str, object]:
         "total_trades": t.total_trades,
         "winning_trades": t.winning_trades,
         "losing_trades": t.losing_trades,
-        "win_rate": _cents(t.win_rate),
-        "total_pnl": _cents(t.total_pnl),
-        "avg_pnl_per_trade": _cents(t.avg_pnl_per_trade),
-        "best_trade": _cents(t.best_trade),
-        "worst_trade": _cents(t.worst_trade),
-        "open_qty": _plain(result.open_qty),
-        "avg_cost": _plain(result.avg_cost.quantize(PRICE_STEP, ROUND_HALF_UP)),
+        "win_rate": cents_text(t.win_rate),
+        "total_pnl": cents_text(t.total_pnl),
+        "avg_pnl_per_trade": cents_text(t.avg_pnl_per_trade),
+        "best_trade": cents_text(t.best_trade),
+        "worst_trade": cents_text(t.worst_trade),
+        "open_qty": plain(result.open_qty),
+        "avg_cost": plain(result.avg_cost.quantize(PRICE_STEP, ROUND_HALF_UP)),
     }
 
 
@@ -113,14 +113,6 @@ def _trade_figures(result: SymbolPnl) -> dict[str, object]:
     return numbers
 
 
-def _cents(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
-
-
-def _plain(value: Decimal) -> str:
-    # "5" not "5.000" or "5E+1": quantities read the way the trader typed them.
-    text = f"{value.normalize():f}"
-    return "0" if text in ("-0", "0") else text
 
 
 class PerformanceUpdater:

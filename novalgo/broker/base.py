@@ -7,12 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, Sequence
 
+from novalgo.domain.money import plain  # noqa: F401  (re-exported: adapters format with it)
+
 ZERO = Decimal(0)
-
-
-def plain(value: Decimal | None) -> str | None:
-    """A quantity or amount as a trader writes it: ``25``, ``0.5``, ``-4668.3`` (no exponent, no -0)."""
-    return None if value is None else format((value + 0).normalize(), "f")
 
 # Normalised order states. Alpaca has more; adapters map theirs onto these.
 PENDING = "pending"  # accepted, not (fully) filled yet
