@@ -20,6 +20,8 @@ from novalgo.errors import AlertError
 BUY, SELL, CLOSE = "buy", "sell", "close"
 SECRET_KEYS = ("secret", "passphrase", "key", "token")
 MAX_PRICE = Decimal(10_000_000)
+# Smaller than any traded quote (a satoshi); below it a dollar amount / price overflows the order size.
+MIN_PRICE = Decimal("0.00000001")
 
 _ACTION_WORDS = {
     "buy": BUY, "long": BUY, "bullish": BUY, "enter_long": BUY, "entry_long": BUY,
@@ -218,6 +220,8 @@ def _price(value: Any) -> Decimal | None:
     price = _decimal(str(value).strip().lstrip("$").replace(",", ""), "price")
     if price <= 0:
         raise AlertError(f"bad price {value!r}: must be above zero")
+    if price < MIN_PRICE:
+        raise AlertError(f"bad price {value!r}: below {MIN_PRICE}, surely not a real quote")
     if price > MAX_PRICE:
         raise AlertError(f"bad price {value!r}: above {MAX_PRICE:,}, surely not a real quote")
     return price
