@@ -108,6 +108,9 @@ def main() -> None:
             with service.journal() as db:
                 journalled = {row[0] for row in db.execute("SELECT id FROM alerts")}
                 outcomes = Counter(dict(db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall()))
+                stuck = db.execute("SELECT symbol, COUNT(*), MAX(reason) FROM alerts WHERE status IN "
+                                   "('QUEUED','PROCESSING') GROUP BY symbol").fetchall()
+                failed = db.execute("SELECT reason, COUNT(*) FROM alerts WHERE status='FAILED' GROUP BY reason").fetchall()
             refused_ids = journalled - accepted  # journalled although the answer said it was refused
             broker_path = data_dir / "simbroker.sqlite3"
             orders: list[str] = []
@@ -123,10 +126,16 @@ def main() -> None:
     print(f"  4xx without an error field: {sum(no_error_field.values())}")
     print(f"  accepted {len(accepted)}, journalled {len(journalled)} (journalled but refused: {len(refused_ids)}), "
           f"settled {'in %.1fs' % settled if settled is not None else 'NOT in 300s'}; outcomes {dict(outcomes)}")
+    for symbol, count, reason in stuck:
+        print(f"  still queued: {count} {symbol} alerts ({reason or 'waiting'})")
+    for reason, count in failed:
+        print(f"  FAILED x{count}: {reason}")
     print(f"  orders at the broker {len(orders)}, for refused bodies {len(orders_for_refused)}")
-    ok = server_errors == 0 and not orders_for_refused and not refused_ids and not no_error_field and not failures
+    ok = (server_errors == 0 and not orders_for_refused and not refused_ids and not no_error_field and not failures
+          and settled is not None)
     print(f"VERDICT fuzz: {'OK' if ok else 'FAILED'} — 5xx {server_errors}, orders for refused bodies "
-          f"{len(orders_for_refused)}, refused bodies journalled {len(refused_ids)}")
+          f"{len(orders_for_refused)}, refused bodies journalled {len(refused_ids)}, accepted alerts "
+          f"{'all settled' if settled is not None else 'NOT all settled'}")
     sys.exit(0 if ok else 1)
 
 
