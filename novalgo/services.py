@@ -41,7 +41,8 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
     broker = broker or make_broker(settings)
     sheet = sheet or make_sheet_backend(settings)
     ttl = settings.config_ttl if sheet.kind == "google" else min(settings.config_ttl, 2.0)
-    config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE)
+    config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE,
+                         refresh_in_background=sheet.kind == "google")
     writer = StatusWriter(sheet, settings.timezone)
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip")

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 
 class ConfigCache:
     def __init__(self, backend: SheetBackend, ttl: float, snapshot_path: Path | None,
-                 unknown_interval: float = 5.0, clock=time.monotonic):
+                 unknown_interval: float = 5.0, clock=time.monotonic, refresh_in_background: bool = False):
         self.backend = backend
+        # With a remote sheet, a TTL refresh runs in its own thread once a snapshot exists: a read
+        # that is slow or retrying through a Sheets outage must not hold the caller (the dispatcher).
+        self.refresh_in_background = refresh_in_background
         self.ttl = ttl
         self.snapshot_path = snapshot_path
         self.unknown_interval = unknown_interval
@@ -39,7 +42,10 @@ class ConfigCache:
     def snapshot(self) -> ConfigSnapshot:
         """The current Config, refreshed if older than the TTL."""
         if self.clock() - self._fetched >= self.ttl:
-            self.refresh()
+            if self.refresh_in_background and self._snapshot is not None:
+                self._refresh_in_thread()
+            else:
+                self.refresh()
         return self._snapshot or ConfigSnapshot(problems=("the Config tab could not be read yet",))
 
     def lookup(self, symbol: str, minutes: int | None) -> tuple[ConfigRow | None, str]:
@@ -56,28 +62,48 @@ class ConfigCache:
         if not self._refreshing.acquire(blocking=self._snapshot is None):
             return
         try:
-            started = self.clock()
-            try:
-                values = self.backend.read_config()
-                self.reads += 1
-            except SheetUnavailable as e:
-                log.warning("Config tab unavailable, trading on the last good copy: %s", e)
-                if self._snapshot is None:
-                    self._snapshot = self._from_disk()
-                self._fetched = started  # do not hammer a failing API: wait a TTL
-                return
-            snapshot = parse_config(values, read_at=time.time())
-            self._fetched = started
-            if not snapshot.rows and snapshot.problems and self._snapshot and self._snapshot.rows:
-                # A tab read empty or headerless (mid-save, a bad edit) must not switch trading off.
-                log.warning("Config tab unreadable (%s); keeping the last good copy", "; ".join(snapshot.problems))
-                return
-            self._snapshot = snapshot
-            for problem in snapshot.problems:
-                log.warning("Config tab: %s", problem)
-            self._to_disk(values)
+            self._read()
         finally:
             self._refreshing.release()
+
+    def _refresh_in_thread(self) -> None:
+        """Start one refresh in the background unless one is already running; never waits."""
+        if not self._refreshing.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                self._read()
+            except Exception:  # a bug in a read must not kill the refresh for good: the next TTL retries
+                log.exception("Config refresh failed")
+                self._fetched = self.clock()
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="novalgo-config-refresh", daemon=True).start()
+
+    def _read(self) -> None:
+        """One read of the tab into the snapshot (the caller holds the refresh lock)."""
+        started = self.clock()
+        try:
+            values = self.backend.read_config()
+            self.reads += 1
+        except SheetUnavailable as e:
+            log.warning("Config tab unavailable, trading on the last good copy: %s", e)
+            if self._snapshot is None:
+                self._snapshot = self._from_disk()
+            self._fetched = started  # do not hammer a failing API: wait a TTL
+            return
+        snapshot = parse_config(values, read_at=time.time())
+        self._fetched = started
+        if not snapshot.rows and snapshot.problems and self._snapshot and self._snapshot.rows:
+            # A tab read empty or headerless (mid-save, a bad edit) must not switch trading off.
+            log.warning("Config tab unreadable (%s); keeping the last good copy", "; ".join(snapshot.problems))
+            return
+        self._snapshot = snapshot
+        for problem in snapshot.problems:
+            log.warning("Config tab: %s", problem)
+        self._to_disk(values)
 
     def _to_disk(self, values: list[list[str]]) -> None:
         if self.snapshot_path is None:
