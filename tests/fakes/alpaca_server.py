@@ -120,8 +120,12 @@ class FakeAlpaca:
     """State of one fake Alpaca account plus the HTTP server that exposes it."""
 
     def __init__(self, key_id: str = "PKTESTKEY", secret_key: str = "test-secret", *, cash: Decimal = Decimal(100000),
-                 shorting_enabled: bool = True, multiplier: Decimal = Decimal(2), status: str = "ACTIVE"):
+                 shorting_enabled: bool = True, multiplier: Decimal = Decimal(2), status: str = "ACTIVE",
+                 latency: float = 0.0, rate_limit: int | None = None):
         self.key_id, self.secret_key = key_id, secret_key
+        self.latency = latency  # seconds every answer takes (benchmarks: a real API is not instant)
+        self.rate_limit = rate_limit  # requests a minute before 429, as Alpaca's 200; None: no limit
+        self.rate_limited = 0  # 429s answered because of rate_limit
         self.lock = threading.RLock()
         self.market = Market(self)
         self.cash = Decimal(cash)
@@ -246,8 +250,15 @@ class FakeAlpaca:
 
         @app.before_request
         def gatekeeper():
-            fake.calls[(request.method, request.path)] += 1
-            fake.request_log.append((time.monotonic(), request.method, request.path))
+            if fake.latency:
+                time.sleep(fake.latency)
+            now = time.monotonic()
+            with fake.lock:
+                fake.calls[(request.method, request.path)] += 1
+                fake.request_log.append((now, request.method, request.path))
+                if fake.rate_limit is not None and fake._in_last_minute(now) > fake.rate_limit:
+                    fake.rate_limited += 1
+                    return _json(FAULT_BODIES[429], 429)
             key, secret = request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
             if key != fake.key_id or secret != fake.secret_key:
                 if request.path.startswith(("/v2/stocks", "/v1beta3")):
@@ -300,6 +311,14 @@ class FakeAlpaca:
         route("/v2/stocks/<symbol>/bars")(lambda symbol: _json(fake._bars(request.args, single=symbol)))
         route("/v1beta3/crypto/<feed>/latest/trades")(lambda feed: _json(fake._latest_trades(request.args, "symbols", crypto=True)))
         return app
+
+    def _in_last_minute(self, now: float) -> int:
+        count = 0
+        for at, _method, _path in reversed(self.request_log):
+            if now - at >= 60.0:
+                break
+            count += 1
+        return count
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
