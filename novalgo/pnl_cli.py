@@ -1,7 +1,9 @@
 """``novalgo pnl --fills FILE.csv``: FIFO P&L of a fills file, offline, as a table or JSON.
 
-The CSV is read with the csv module into the FIFO matcher's plain tuples (no per-fill
-objects), so a million fills take a few seconds; see ``bench/pnl.py``.
+A file pandas can read exactly goes the fast way (``novalgo.pnl_columns`` into
+``domain.fifo_fast``, integer columns, no per-fill objects); any other is read with the csv
+module into the Decimal matcher's plain tuples, which also names a bad line. Both print the
+same bytes; see ``bench/pnl.py``.
 """
 
 from __future__ import annotations
@@ -107,9 +109,24 @@ def _what_is_wrong(cells: list[str], t: int, s: int, d: int, q: int, p: int) -> 
 
 
 def report(path: Path) -> tuple[dict[str, SymbolPnl], SymbolPnl]:
-    """FIFO results per symbol and the TOTAL row for a fills file."""
+    """FIFO results per symbol and the TOTAL row for a fills file: exact integer columns when
+    the file allows it (see ``fast_report``), else the Decimal matcher, the reference."""
+    fast = fast_report(path)
+    if fast is not None:
+        return fast  # type: ignore[return-value]  # SymbolFigures: the same figures, no trade list
     results = match_fifo_rows(read_fills(path))
     return results, total(results.values())
+
+
+def fast_report(path: Path):
+    """The same figures from pandas-read integer columns, or None when only the exact path can
+    be trusted with this file (a bad line, too many digits, overflow): then nothing was decided."""
+    # Imported here: pandas and numpy load for this command only, not for every novalgo command.
+    from novalgo.domain.fifo_fast import match_fifo_columns
+    from novalgo.pnl_columns import read_fill_columns
+
+    columns = read_fill_columns(path)
+    return None if columns is None else match_fifo_columns(columns)
 
 
 def as_json(results: dict[str, SymbolPnl], overall: SymbolPnl) -> dict[str, object]:
