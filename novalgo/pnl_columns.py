@@ -48,6 +48,9 @@ def _read(path: Path) -> FillColumns | None:
     raw = path.read_bytes()
     if raw.translate(_DIGITS_MAP).find(_TOO_MANY_DIGITS) >= 0:
         return None
+    if _lines(raw) == 1:  # a header and no fills (pandas would call the file empty)
+        nothing = np.zeros(0, dtype=np.int64)
+        return FillColumns([], nothing, nothing, nothing.astype(bool), nothing, 0, nothing, 0, nothing)
     t, s, d, q, p = (columns[c] for c in REQUIRED)
     o = columns.get("order_id")
     width = max(columns.values()) + 1

@@ -19,8 +19,10 @@ import numpy as np
 
 from novalgo.domain.fifo import HUNDRED, TOTAL
 
-# Every sum below stays under this, with room for one subtraction (exit − entry).
+# Every figure stays under this, with room for one subtraction (exit − entry); checked before
+# it is computed. Sums checked through float64 get a further factor 2 for its rounding.
 INT64_ROOM = 2**62
+FLOAT_ROOM = 2.0**61
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,15 @@ class SymbolFigures:
 
 
 def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], SymbolFigures] | None:
-    """Per-symbol figures and the TOTAL row, or None when int64 sums could overflow."""
+    """Per-symbol figures and the TOTAL row, or None when a figure could overflow int64."""
     qty, price = fills.qty, fills.price
     money_places = fills.qty_places + fills.price_places
     n = len(qty)
     if n == 0:
         return {}, _figures(TOTAL, 0, 0, 0, 0, None, None, 0, 0, money_places, fills.qty_places, is_total=True)
-    # Python ints: the bound itself must not overflow. Every cost sum is ≤ Σqty × max price.
+    # Python ints, so the check cannot overflow itself: a fill's cost, and the unit counts.
     max_qty, max_price = int(qty.max()), int(price.max())
-    if n * max_qty >= INT64_ROOM or int(qty.sum()) * max(max_price, 1) >= INT64_ROOM:
+    if max_qty * max_price >= INT64_ROOM or float(qty.sum(dtype=np.float64)) >= FLOAT_ROOM:
         return None
 
     # Time order per symbol, ties in file order: what in_time_order then grouping by key gives.
@@ -135,9 +137,21 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     # Closed units of a symbol map to its opened units one for one, from its origin on.
     unit_from = symbol_origin[segment[first_fill]] + (closed_cum - closed)[first_fill] - closed_origin[segment[first_fill]]
     unit_to = symbol_origin[segment[last_fill]] + closed_cum[last_fill] - closed_origin[segment[last_fill]]
+    position = after[ends]
+    trade_qty = np.add.reduceat(closed[k], t_first) if len(k) else np.zeros(0, dtype=np.int64)
+    # The cumulative costs may wrap around 2**64 on a busy file; only differences are used, and
+    # each difference is exact when its true value fits: a trade's entry and exit, the open lots.
+    largest = max(int(trade_qty.max()) if len(k) else 0, int(np.abs(position).max()))
+    if largest * max_price >= INT64_ROOM:
+        return None
     entry = paid(unit_to) - paid(unit_from)
     exit_value = np.add.reduceat(closed[k] * p[k], t_first) if len(k) else np.zeros(0, dtype=np.int64)
     pnl = np.where(long_side[t_first], exit_value - entry, entry - exit_value)
+    open_unit_from = symbol_origin + closed_cum[ends] - closed_origin
+    open_cost = cost[ends + 1] - paid(open_unit_from)  # the still-open units, the latest ones
+    # The sums of the rows below: bounded by the sum of magnitudes (float: a bound, not a value).
+    if float(np.abs(pnl).sum(dtype=np.float64)) >= FLOAT_ROOM or float(open_cost.sum(dtype=np.float64)) >= FLOAT_ROOM:
+        return None
     trade_symbol = segment[first_fill]
 
     # Each symbol's row; reduceat over the symbols that have trades (it cannot do empty runs).
@@ -154,9 +168,6 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
         sums[traded] = np.add.reduceat(pnl, run_starts)
         best[traded] = np.maximum.reduceat(pnl, run_starts)
         worst[traded] = np.minimum.reduceat(pnl, run_starts)
-    position = after[ends]
-    open_unit_from = symbol_origin + closed_cum[ends] - closed_origin
-    open_cost = cost[ends + 1] - paid(open_unit_from)  # the still-open units, the latest ones
 
     results: dict[str, SymbolFigures] = {}
     names = fills.symbols
