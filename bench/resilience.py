@@ -364,10 +364,12 @@ def bench_alpaca_faults(args) -> bool:
                 failed = db.execute("SELECT reason, COUNT(*) FROM alerts WHERE status='FAILED' GROUP BY reason").fetchall()
             known = journal_ids(service)
     posts = fake.count("POST", "/v2/orders")
+    calls = fake.total_calls()
     print(f"{args.alerts} alerts to {len(symbols)} symbols, {len(ids)} acknowledged; {posts} POST /v2/orders, faults "
           f"injected {dict(fake.injected)} (fraction {args.fraction}, late answers after {args.stall}s); "
           f"{len(at_fake)} orders at the fake, {len(sent_legs)} legs sent in the journal; all settled "
-          f"{_s(settled)} after the last wave ({elapsed:.1f}s in all); outcomes {dict(outcomes)}", flush=True)
+          f"{_s(settled)} after the last wave ({elapsed:.1f}s in all, {calls} Alpaca calls = {calls / elapsed * 60:.0f}/min "
+          f"against the 190/min budget); outcomes {dict(outcomes)}", flush=True)
     for reason, n in failed:
         print(f"  FAILED x{n}: {reason}")
     lost = len(set(ids) - known)
