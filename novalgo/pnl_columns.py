@@ -9,6 +9,8 @@ refusal here costs time, never a different answer.
 from __future__ import annotations
 
 import csv
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -45,32 +47,38 @@ def _read(path: Path) -> FillColumns | None:
     columns = _header(path)
     if columns is None:
         return None
-    raw = path.read_bytes()
-    if raw.translate(_DIGITS_MAP).find(_TOO_MANY_DIGITS) >= 0:
-        return None
-    if _lines(raw) == 1:  # a header and no fills (pandas would call the file empty)
-        nothing = np.zeros(0, dtype=np.int64)
-        return FillColumns([], nothing, nothing, nothing.astype(bool), nothing, 0, nothing, 0, nothing)
     t, s, d, q, p = (columns[c] for c in REQUIRED)
     o = columns.get("order_id")
     width = max(columns.values()) + 1
-    dtypes = {i: object for i in range(width)}
+    dtypes: dict[int, object] = {i: object for i in range(width)}
     dtypes[q] = dtypes[p] = np.float64
-    # No usecols and no compression: pandas then splits the file across threads, and a .gz
-    # name is not quietly unpacked (the exact reader would refuse it).
-    frame = pd.read_csv(path, header=None, skiprows=1, index_col=False, dtype=dtypes, na_filter=False,
-                        encoding="utf-8-sig", compression=None, **_ROUND_TRIP)
+    dtypes[s] = dtypes[d] = "category"  # a few distinct values: coded by the parser, no str per fill
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Plain byte work, done while pandas parses (which leaves a core mostly idle).
+        counted = pool.submit(_plain_lines, path)
+        try:
+            # No usecols and no compression: pandas then splits the file across threads, and a
+            # .gz name is not quietly unpacked (the exact reader would refuse it).
+            frame = pd.read_csv(path, header=None, skiprows=1, index_col=False, dtype=dtypes, na_filter=False,
+                                encoding="utf-8-sig", compression=None, **_ROUND_TRIP)
+        except pd.errors.EmptyDataError:
+            frame = None
+        lines = counted.result()
+    if lines is None:
+        return None
+    if frame is None:  # a header and no fills is an empty report; anything else is the exact reader's
+        return _no_fills() if lines == 1 else None
     # One row per line: no blank or whitespace-only line inside (the csv module refuses the
-    # latter), no field spread over lines. Trailing newlines are skipped by both readers.
-    if _lines(raw) != len(frame) + 1 or frame.shape[1] < width:
+    # latter), no field spread over lines.
+    if lines != len(frame) + 1 or frame.shape[1] < width:
         return None
 
     qty = _scaled(frame[q].to_numpy())
     price = _scaled(frame[p].to_numpy())
     if qty is None or price is None or not (qty[0] > 0).all() or not (price[0] > 0).all():
         return None  # a zero price could be the underflow of 1e-400: leave it to Decimal
-    symbols = _symbols(frame[s].to_numpy())
-    is_buy = _sides(frame[d].to_numpy())
+    symbols = _symbols(frame[s].cat)
+    is_buy = _sides(frame[d].cat)
     times = _times(frame[t].to_numpy())
     order = _orders(frame[o].to_numpy()) if o is not None else -1 - np.arange(len(frame))
     if symbols is None or is_buy is None or times is None or order is None:
@@ -79,8 +87,21 @@ def _read(path: Path) -> FillColumns | None:
     return FillColumns(names, codes, times, is_buy, qty[0], qty[1], price[0], price[1], order)
 
 
+def _plain_lines(path: Path) -> int | None:
+    """The file's lines, or None if it holds a number with more digits than a float64 keeps."""
+    raw = path.read_bytes()
+    if raw.translate(_DIGITS_MAP).find(_TOO_MANY_DIGITS) >= 0:
+        return None
+    return _lines(raw)
+
+
+def _no_fills() -> FillColumns:
+    nothing = np.zeros(0, dtype=np.int64)
+    return FillColumns([], nothing, nothing, nothing.astype(bool), nothing, 0, nothing, 0, nothing)
+
+
 def _lines(raw: bytes) -> int:
-    """Lines in the file, not counting empty ones at its end (no copy of the bytes)."""
+    """Lines in the file, not counting empty ones at its end, which both readers skip."""
     end = len(raw)
     while end and raw[end - 1] in b"\r\n":
         end -= 1
@@ -118,11 +139,11 @@ def _scaled(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     return ints.astype(np.int64), places
 
 
-def _symbols(values: np.ndarray) -> tuple[list[str], np.ndarray] | None:
+def _symbols(column) -> tuple[list[str], np.ndarray] | None:
     """Codes per fill and the stripped names; " AAPL" and "AAPL" are one symbol, as in the exact reader."""
-    codes, uniques = pd.factorize(values)
-    names = [u.strip() for u in uniques]
-    if not all(names):
+    names = [str(c).strip() for c in column.categories]
+    codes = column.codes.to_numpy()
+    if not all(names) or (codes < 0).any():
         return None
     if len(set(names)) < len(names):
         merged, kept = pd.factorize(np.array(names, dtype=object))
@@ -130,18 +151,27 @@ def _symbols(values: np.ndarray) -> tuple[list[str], np.ndarray] | None:
     return names, codes
 
 
-def _sides(values: np.ndarray) -> np.ndarray | None:
-    codes, uniques = pd.factorize(values)
-    buys = [SIDES.get(u.strip().lower()) for u in uniques]
-    if any(b is None for b in buys):
+def _sides(column) -> np.ndarray | None:
+    buys = [SIDES.get(str(c).strip().lower()) for c in column.categories]
+    codes = column.codes.to_numpy()
+    if any(b is None for b in buys) or (codes < 0).any():
         return None
     return np.array(buys, dtype=bool)[codes]
 
 
 def _times(values: np.ndarray) -> np.ndarray | None:
-    """Microseconds since the epoch, UTC, by the exact reader's own parser (no offset: UTC)."""
-    parsed = list(map(datetime.fromisoformat, values.tolist()))
-    return pd.to_datetime(parsed, utc=True).as_unit("us").asi8
+    """Microseconds since the epoch, UTC (no offset: UTC), or None for a time the exact reader refuses.
+
+    Python's own parser is the judge of what is a time (it raises on the first it refuses, and the
+    exact reader then names that line); pandas' C parser gives the values, cut to Python's
+    microseconds (Python truncates further digits, so: floor).
+    """
+    deque(map(datetime.fromisoformat, values), maxlen=0)
+    parsed = pd.to_datetime(values, format="ISO8601", utc=True)
+    ticks = parsed.asi8
+    if parsed.unit == "ns":
+        return ticks // 1_000
+    return ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[parsed.unit]
 
 
 def _orders(values: np.ndarray) -> np.ndarray | None:
