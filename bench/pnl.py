@@ -7,6 +7,8 @@ shared machine):
     interpreter start and imports are included, as a user would see them;
   * ``pandas.read_csv(FILE)`` in this process, and as its own ``python -c`` process.
 Goals: pnl ≤ 3× the pandas read, and the 2M time about 2× the 1M time (linear).
+It also says which path ``novalgo pnl`` took for each file (the exact integer columns or the
+Decimal fallback) and, in this process, where the time of one run goes.
 
     python bench/pnl.py [--fills 1000000] [--symbols 500] [--runs 3]
 """
@@ -80,6 +82,46 @@ def time_pandas_process(path: Path) -> Timing:
     return run_timed([sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"])[0]
 
 
+def path_taken(path: Path) -> str:
+    """Which path ``novalgo pnl`` takes for this file (the choice depends on the file only)."""
+    from novalgo.pnl_cli import fast_report
+
+    if fast_report(path) is not None:
+        return "fast: pandas-read exact integer columns, FIFO in numpy"
+    return "exact: csv module and Decimal FIFO (the fast path refused this file)"
+
+
+def where_time_goes(path: Path, runs: int) -> list[tuple[str, float]]:
+    """Medians of the stages of one pnl run, in this process; start-up measured as processes."""
+    import gc
+
+    from novalgo.domain.fifo_fast import match_fifo_columns
+    from novalgo.pnl_cli import as_json
+    from novalgo.pnl_columns import read_fill_columns
+
+    def stages() -> tuple[float, float, float]:
+        gc.disable()  # as the command does
+        try:
+            began = time.perf_counter()
+            columns = read_fill_columns(path)
+            read = time.perf_counter()
+            figures = match_fifo_columns(columns)
+            matched = time.perf_counter()
+            json.dumps(as_json(*figures), indent=1)
+            return read - began, matched - read, time.perf_counter() - matched
+        finally:
+            gc.enable()
+
+    timings = [stages() for _ in range(runs)]
+    start_up = median_of(runs, lambda: run_timed([sys.executable, "-m", "novalgo", "pnl", "--help"])[0])
+    imports = median_of(runs, lambda: run_timed([sys.executable, "-c", "import pandas"])[0])
+    return [("start-up: python -m novalgo pnl --help", start_up[0]),
+            ("start-up: python -c 'import pandas'", imports[0]),
+            ("read: CSV to exact integer columns", statistics.median(t[0] for t in timings)),
+            ("match: FIFO over the columns", statistics.median(t[1] for t in timings)),
+            ("output: JSON", statistics.median(t[2] for t in timings))]
+
+
 def median_of(runs: int, measure) -> Timing:
     timings = [measure() for _ in range(runs)]
     return statistics.median(t[0] for t in timings), statistics.median(t[1] for t in timings)
@@ -107,12 +149,20 @@ def main() -> None:
         pandas_proc = median_of(args.runs, lambda: time_pandas_process(one))
         pnl_1x = median_of(args.runs, lambda: time_pnl(one)[0])
         pnl_2x = median_of(args.runs, lambda: time_pnl(two)[0])
+        paths = path_taken(one), path_taken(two)
+        stages = where_time_goes(one, args.runs) if paths[0].startswith("fast") else []
     print(f"{args.fills:,} fills over {args.symbols} symbols ({trades:,} closed trades); median of {args.runs} runs")
+    print(f"path at {args.fills:,} fills: {paths[0]}")
+    print(f"path at {2 * args.fills:,} fills: {paths[1]}")
     show("pandas.read_csv, in this process", pandas_in)
     show("pandas.read_csv, as its own process", pandas_proc)
     show("novalgo pnl --json (subprocess)", pnl_1x, pandas_in, "vs in-process read (goal <= 3x)")
     show("", pnl_1x, pandas_proc, "vs a pandas process")
     show(f"novalgo pnl at {2 * args.fills:,} fills", pnl_2x, pnl_1x, f"vs {args.fills:,} (goal ~2x)")
+    if stages:
+        print(f"where the time of one {args.fills:,}-fill run goes (wall, median of {args.runs}):")
+        for label, seconds in stages:
+            print(f"  {label:<40} {seconds:6.3f} s")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def _read(path: Path) -> FillColumns | None:
         return None  # a zero price could be the underflow of 1e-400: leave it to Decimal
     symbols = _symbols(frame[s].cat)
     is_buy = _sides(frame[d].cat)
-    times = _times(frame[t].to_numpy())
+    times = utc_microseconds(frame[t].to_numpy())
     order = _orders(frame[o].to_numpy()) if o is not None else -1 - np.arange(len(frame))
     if symbols is None or is_buy is None or times is None or order is None:
         return None
@@ -159,7 +159,7 @@ def _sides(column) -> np.ndarray | None:
     return np.array(buys, dtype=bool)[codes]
 
 
-def _times(values: np.ndarray) -> np.ndarray | None:
+def utc_microseconds(values: np.ndarray) -> np.ndarray | None:
     """Microseconds since the epoch, UTC (no offset: UTC), or None for a time the exact reader refuses.
 
     Python's own parser is the judge of what is a time (it raises on the first it refuses, and the
