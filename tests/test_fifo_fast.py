@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from novalgo.cli import main
+from novalgo.domain import fifo_fast
 from novalgo.domain.fifo import match_fifo_rows, total
 from novalgo.pnl_cli import as_json, as_table, fast_report, read_fills
 from novalgo.pnl_columns import utc_microseconds
@@ -106,11 +107,15 @@ def fills_files(draw) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fills_files())
-def test_fast_path_prints_the_same_bytes_as_the_exact_path(lines):
+@given(fills_files(), st.sampled_from([1, 5, fifo_fast.CHUNK]))
+def test_fast_path_prints_the_same_bytes_as_the_exact_path(lines, chunk):
     with tempfile.TemporaryDirectory() as folder:
         path = write(Path(folder), lines)
-        fast = fast_output(path)
+        usual, fifo_fast.CHUNK = fifo_fast.CHUNK, chunk  # small chunks: symbols matched a few at a time
+        try:
+            fast = fast_output(path)
+        finally:
+            fifo_fast.CHUNK = usual
         # Every value above fits the integer rules, and no literal "line N" id: no excuse to step aside.
         assert fast is not None
         assert fast == exact_output(path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from novalgo.domain.fifo import HUNDRED, TOTAL
 # it is computed. Sums checked through float64 get a further factor 2 for its rounding.
 INT64_ROOM = 2**62
 FLOAT_ROOM = 2.0**61
+# Fills matched at a time (whole symbols): temporaries stay in cache and their memory is
+# reused from one chunk to the next instead of being fresh pages each time.
+CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -75,27 +78,74 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     """Per-symbol figures and the TOTAL row, or None when a figure could overflow int64."""
     qty, price = fills.qty, fills.price
     money_places = fills.qty_places + fills.price_places
-    n = len(qty)
-    if n == 0:
+    if len(qty) == 0:
         return {}, _figures(TOTAL, 0, 0, 0, 0, None, None, 0, 0, money_places, fills.qty_places, is_total=True)
     # Python ints, so the check cannot overflow itself: a fill's cost, and the unit counts.
-    max_qty, max_price = int(qty.max()), int(price.max())
-    if max_qty * max_price >= INT64_ROOM or float(qty.sum(dtype=np.float64)) >= FLOAT_ROOM:
+    max_price = int(price.max())
+    if int(qty.max()) * max_price >= INT64_ROOM or float(qty.sum(dtype=np.float64)) >= FLOAT_ROOM:
         return None
 
     # Time order per symbol, ties in file order: what in_time_order then grouping by key gives.
     order = _time_then_symbol_order(fills.symbol, fills.time)
-    symbol = fills.symbol[order]
-    q = qty[order]
-    p = price[order]
-    signed = np.where(fills.is_buy[order], q, -q)
+    sizes = np.bincount(fills.symbol, minlength=len(fills.symbols))
+    codes = np.flatnonzero(sizes)  # the symbols with fills, in the order they were sorted
+    ends = np.cumsum(sizes[codes])
+    parts: list[SymbolRows] = []
+    first = 0
+    for last in _chunk_ends(ends):
+        fills_from = int(ends[first - 1]) if first else 0
+        take = order[fills_from:int(ends[last])]
+        part = match_symbols(qty[take], price[take], fills.is_buy[take], fills.order[take],
+                             sizes[codes[first:last + 1]], max_price)
+        if part is None:
+            return None
+        parts.append(part)
+        first = last + 1
+    rows = SymbolRows(*(np.concatenate(column) for column in zip(*parts)))
+    # The sums over rows: bounded by the sum of magnitudes (float: a bound, not a value).
+    if float(rows.magnitude.sum()) >= FLOAT_ROOM or float(rows.open_cost.sum(dtype=np.float64)) >= FLOAT_ROOM:
+        return None
 
-    first = np.empty(n, dtype=bool)  # the first fill of each symbol
-    first[0] = True
-    np.not_equal(symbol[1:], symbol[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    ends = np.append(starts[1:], n) - 1
-    segment = np.cumsum(first) - 1
+    results: dict[str, SymbolFigures] = {}
+    names = fills.symbols
+    columns = zip(codes.tolist(), *(column.tolist() for column in rows[:-1]))
+    for code, trades, wins, losses, pnl, best, worst, position, cost in columns:
+        results[names[code]] = _figures(names[code], trades, wins, losses, pnl, best if trades else None,
+                                        worst if trades else None, position, cost, money_places, fills.qty_places)
+    traded = rows.trades > 0
+    signed_cost = np.where(rows.position < 0, -rows.open_cost, rows.open_cost)
+    overall = _figures(
+        TOTAL, int(rows.trades.sum()), int(rows.wins.sum()), int(rows.losses.sum()), int(rows.pnl.sum()),
+        int(rows.best[traded].max()) if traded.any() else None, int(rows.worst[traded].min()) if traded.any() else None,
+        int(rows.position.sum()), int(signed_cost.sum()), money_places, fills.qty_places, is_total=True)
+    return results, overall
+
+
+class SymbolRows(NamedTuple):
+    """Per-symbol figures in scaled integers, one entry per symbol of a run of symbols."""
+
+    trades: np.ndarray
+    wins: np.ndarray
+    losses: np.ndarray
+    pnl: np.ndarray  # realised, in units of 10**-(qty_places + price_places)
+    best: np.ndarray  # meaningless where trades == 0
+    worst: np.ndarray
+    position: np.ndarray  # signed open qty
+    open_cost: np.ndarray  # unsigned cost of the open lots
+    magnitude: np.ndarray  # float64 sum of |pnl| over the trades: bounds every sum of pnl
+
+
+def match_symbols(q: np.ndarray, p: np.ndarray, is_buy: np.ndarray, order_id: np.ndarray, sizes: np.ndarray,
+                  max_price: int) -> SymbolRows | None:
+    """FIFO over whole symbols lying one after another, each in time order (``sizes`` fills each)."""
+    n = len(q)
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    ends = starts + sizes - 1
+    segment = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.zeros(n, dtype=bool)  # the first fill of each symbol
+    first[starts] = True
+    signed = np.where(is_buy, q, -q)
 
     cum = np.cumsum(signed)
     after = cum - (cum[starts] - signed[starts])[segment]  # the symbol's position after each fill
@@ -105,7 +155,7 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     closed = np.where(against, np.minimum(q, np.abs(before)), 0)
     opened = q - closed
 
-    opened_cum = np.cumsum(opened)  # units opened so far, all symbols in a row
+    opened_cum = np.cumsum(opened)  # units opened so far, these symbols in a row
     closed_cum = np.cumsum(closed)
     symbol_origin = (opened_cum - opened)[starts]  # where each symbol's opened units begin
     closed_origin = (closed_cum - closed)[starts]
@@ -122,7 +172,6 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     # Closing fills; one trade runs while the order id and the side being closed stay the same.
     k = np.flatnonzero(closed)
     long_side = before[k] > 0
-    order_id = fills.order[order]
     new_order = first.copy()
     np.logical_or(new_order[1:], order_id[1:] != order_id[:-1], out=new_order[1:])
     order_run = np.cumsum(new_order)[k]
@@ -135,54 +184,41 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     first_fill, last_fill = k[t_first], k[t_last]
 
     # Closed units of a symbol map to its opened units one for one, from its origin on.
-    unit_from = symbol_origin[segment[first_fill]] + (closed_cum - closed)[first_fill] - closed_origin[segment[first_fill]]
-    unit_to = symbol_origin[segment[last_fill]] + closed_cum[last_fill] - closed_origin[segment[last_fill]]
+    shift = symbol_origin - closed_origin
+    unit_from = shift[segment[first_fill]] + (closed_cum - closed)[first_fill]
+    unit_to = shift[segment[last_fill]] + closed_cum[last_fill]
     position = after[ends]
     trade_qty = np.add.reduceat(closed[k], t_first) if len(k) else np.zeros(0, dtype=np.int64)
-    # The cumulative costs may wrap around 2**64 on a busy file; only differences are used, and
-    # each difference is exact when its true value fits: a trade's entry and exit, the open lots.
+    # The cumulative costs may wrap around 2**64; only differences are used, and each is exact
+    # when its true value fits: a trade's entry and exit, the open lots. Checked before use.
     largest = max(int(trade_qty.max()) if len(k) else 0, int(np.abs(position).max()))
     if largest * max_price >= INT64_ROOM:
         return None
     entry = paid(unit_to) - paid(unit_from)
     exit_value = np.add.reduceat(closed[k] * p[k], t_first) if len(k) else np.zeros(0, dtype=np.int64)
     pnl = np.where(long_side[t_first], exit_value - entry, entry - exit_value)
-    open_unit_from = symbol_origin + closed_cum[ends] - closed_origin
-    open_cost = cost[ends + 1] - paid(open_unit_from)  # the still-open units, the latest ones
-    # The sums of the rows below: bounded by the sum of magnitudes (float: a bound, not a value).
-    if float(np.abs(pnl).sum(dtype=np.float64)) >= FLOAT_ROOM or float(open_cost.sum(dtype=np.float64)) >= FLOAT_ROOM:
-        return None
-    trade_symbol = segment[first_fill]
+    open_cost = cost[ends + 1] - paid(shift + closed_cum[ends])  # the open units are the latest ones
 
     # Each symbol's row; reduceat over the symbols that have trades (it cannot do empty runs).
-    segments = len(starts)
-    counts = np.bincount(trade_symbol, minlength=segments)
-    wins = np.bincount(trade_symbol[pnl > 0], minlength=segments)
-    losses = np.bincount(trade_symbol[pnl < 0], minlength=segments)
-    traded = np.flatnonzero(counts)
+    trade_symbol = segment[first_fill]
+    segments = len(sizes)
+    trades = np.bincount(trade_symbol, minlength=segments)
+    traded = np.flatnonzero(trades)
     run_starts = np.searchsorted(trade_symbol, traded)
-    sums = np.zeros(segments, dtype=np.int64)
-    best = np.zeros(segments, dtype=np.int64)
-    worst = np.zeros(segments, dtype=np.int64)
+    sums, best, worst = (np.zeros(segments, dtype=np.int64) for _ in range(3))
     if len(traded):
         sums[traded] = np.add.reduceat(pnl, run_starts)
         best[traded] = np.maximum.reduceat(pnl, run_starts)
         worst[traded] = np.minimum.reduceat(pnl, run_starts)
+    return SymbolRows(trades, np.bincount(trade_symbol[pnl > 0], minlength=segments),
+                      np.bincount(trade_symbol[pnl < 0], minlength=segments), sums, best, worst, position,
+                      open_cost, np.abs(pnl).sum(dtype=np.float64, keepdims=True))
 
-    results: dict[str, SymbolFigures] = {}
-    names = fills.symbols
-    for i, code in enumerate(symbol[starts].tolist()):
-        has = bool(counts[i])
-        results[names[code]] = _figures(
-            names[code], int(counts[i]), int(wins[i]), int(losses[i]), int(sums[i]),
-            int(best[i]) if has else None, int(worst[i]) if has else None,
-            int(position[i]), int(open_cost[i]), money_places, fills.qty_places)
-    signed_cost = np.where(position < 0, -open_cost, open_cost)
-    overall = _figures(
-        TOTAL, len(pnl), int((pnl > 0).sum()), int((pnl < 0).sum()), int(pnl.sum()),
-        int(pnl.max()) if len(pnl) else None, int(pnl.min()) if len(pnl) else None,
-        int(position.sum()), int(signed_cost.sum()), money_places, fills.qty_places, is_total=True)
-    return results, overall
+
+def _chunk_ends(ends: np.ndarray) -> list[int]:
+    """Indices of the symbols that end each chunk of about CHUNK fills (whole symbols only)."""
+    targets = np.arange(CHUNK, int(ends[-1]), CHUNK)
+    return np.unique(np.append(np.searchsorted(ends, targets), len(ends) - 1)).tolist()
 
 
 def _time_then_symbol_order(symbol: np.ndarray, time: np.ndarray) -> np.ndarray:
@@ -223,4 +259,4 @@ def _maybe(scaled: int | None, places: int) -> Decimal | None:
     return None if scaled is None else _exact(scaled, places)
 
 
-__all__ = ("FillColumns", "SymbolFigures", "match_fifo_columns", "INT64_ROOM")
+__all__ = ("FillColumns", "SymbolFigures", "SymbolRows", "match_fifo_columns", "match_symbols", "INT64_ROOM")
