@@ -32,7 +32,7 @@ from novalgo.broker.base import (
     CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
     Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
 )
-from novalgo.broker.shared_call import SharedCall
+from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.domain.symbols import is_crypto, normalize_symbol
 from novalgo.errors import AmbiguousOrderError, OrderRejected, RetryableError
@@ -64,7 +64,8 @@ class AlpacaBroker:
     def __init__(self, key_id: str, secret_key: str, *, live: bool = False, base_url: str | None = None,
                  data_url: str | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
                  budget: RequestBudget = PROCESS_BUDGET, sdk_retries: int = 2, sdk_retry_wait: float = 3.0,
-                 asset_ttl: float = 300.0, clock_ttl: float = 30.0, order_lookback: timedelta = timedelta(days=4),
+                 asset_ttl: float = 300.0, clock_ttl: float = 30.0, account_ttl: float = 30.0,
+                 order_lookback: timedelta = timedelta(days=4),
                  share_window: float = 0.2, clock: Callable[[], float] = time.monotonic):
         self.mode = "live" if live else "paper"
         self.base_url = _root(base_url)
@@ -81,9 +82,13 @@ class AlpacaBroker:
             client._retry = max(0, sdk_retries)
             client._retry_wait = sdk_retry_wait
         self._clock = clock
-        self._asset_ttl, self._clock_ttl = asset_ttl, clock_ttl
+        self._asset_ttl, self._clock_ttl, self._account_ttl = asset_ttl, clock_ttl, account_ttl
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
         self._market: tuple[float, bool] | None = None
+        self._account: tuple[float, Account] | None = None
+        # Every symbol the executor works on reads its position before deciding: one positions
+        # list answers all that ask together, instead of a request each (Alpaca allows 200/min).
+        self._positions = FreshCall(self._positions_by_symbol)
         self._order_lookback = order_lookback
         self._recent = SharedCall(self._list_recent_orders, window=share_window, clock=clock)
         self._client_ids: dict[str, str] = {}  # broker order id → client_order_id, learned as we go
@@ -103,22 +108,27 @@ class AlpacaBroker:
     # -- reads -------------------------------------------------------------------------
 
     def account(self) -> Account:
+        """The account, read at most every ``account_ttl`` seconds (the executor asks before each short)."""
+        now = self._clock()
+        if self._account and now - self._account[0] < self._account_ttl:
+            return self._account[1]
         raw = self._call(self._trading.get_account, what="read the account")
-        return Account(mode=self.mode, status=_text(raw.status), cash=_dec(raw.cash) or ZERO,
-                       equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
-                       shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD")
+        account = Account(mode=self.mode, status=_text(raw.status), cash=_dec(raw.cash) or ZERO,
+                          equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
+                          shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD")
+        self._account = (now, account)
+        return account
 
     def positions(self) -> list[Position]:
         raw = self._call(self._trading.get_all_positions, what="read positions")
         return [_position(p) for p in raw]
 
     def position(self, symbol: str) -> Position:
-        try:
-            raw = self._call(self._trading.get_open_position, symbol.replace("/", ""), what=f"read the {symbol} position",
-                             not_found=True)
-        except _NotFound:
-            return Position(symbol, ZERO)
-        return _position(raw)
+        """One symbol's position, from a positions list begun after this call (shared with others asking)."""
+        return self._positions().get(symbol) or Position(symbol, ZERO)
+
+    def _positions_by_symbol(self) -> dict[str, Position]:
+        return {p.symbol: p for p in self.positions()}
 
     def asset(self, symbol: str) -> AssetInfo:
         now = self._clock()

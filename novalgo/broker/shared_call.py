@@ -55,3 +55,52 @@ class SharedCall(Generic[T]):
         if flight.error is not None:
             raise flight.error
         return flight.result  # type: ignore[return-value]
+
+
+class FreshCall(Generic[T]):
+    """Calls ``fetch`` once for every caller waiting when it starts; no caller gets an older answer.
+
+    Unlike ``SharedCall``, a call already in flight is not shared with callers that arrive
+    during it: they wait for the next one, so whatever happened before a caller asked (a fill
+    it just saw) is in its answer. Many symbols asking together still cost one request.
+    """
+
+    def __init__(self, fetch: Callable[[], T]):
+        self._fetch = fetch
+        self._changed = threading.Condition()
+        self._running: _Flight[T] | None = None
+        self._next: _Flight[T] | None = None
+
+    def __call__(self, wait_timeout: float = 60.0) -> T:
+        deadline = time.monotonic() + wait_timeout
+        with self._changed:
+            if self._running is None:
+                flight, self._next = self._next or _Flight(0.0), None
+                self._running, leader = flight, True
+            else:
+                flight = self._next = self._next or _Flight(0.0)
+                leader = False
+                # Wait for the call in flight (begun before we asked) to end; the first waiter
+                # to see it end starts ours.
+                while self._running is not None and self._running is not flight:
+                    if not self._changed.wait(deadline - time.monotonic()):
+                        raise TimeoutError("a shared broker read took too long")
+                if self._running is None:
+                    self._running, self._next, leader = flight, None, True
+        if leader:
+            try:
+                flight.result = self._fetch()
+            except BaseException as e:
+                flight.error = e
+                raise
+            finally:
+                with self._changed:
+                    self._running = None
+                    flight.done.set()
+                    self._changed.notify_all()
+            return flight.result  # type: ignore[return-value]
+        if not flight.done.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError("a shared broker read took too long")
+        if flight.error is not None:
+            raise flight.error
+        return flight.result  # type: ignore[return-value]
