@@ -295,7 +295,7 @@ class FakeAlpaca:
         route("/v2/account")(lambda: _json(fake._account_json()))
         route("/v2/clock")(lambda: _json(fake._clock_json()))
         route("/v2/assets/<path:symbol>")(lambda symbol: _json(fake._asset(symbol).as_json()))
-        route("/v2/positions")(lambda: _json([fake._position_json(s) for s in sorted(fake.positions)]))
+        route("/v2/positions")(lambda: _json(fake._positions_json()))
         route("/v2/positions/<path:symbol>")(lambda symbol: _json(fake._position_json(fake._position_symbol(symbol))))
         route("/v2/orders", ("POST",))(lambda: _json(fake._submit(_body())))
         route("/v2/orders")(lambda: _json(fake._list_orders(request.args)))
@@ -411,6 +411,10 @@ class FakeAlpaca:
                 "unrealized_intraday_plpc": "0", "current_price": _s(price), "lastday_price": _s(price),
                 "change_today": "0", "qty_available": _s(qty - self._held(symbol, "sell" if qty > 0 else "buy")),
             }
+
+    def _positions_json(self) -> list[dict]:
+        with self.lock:  # one moment's positions: a fill may close one while the list is built
+            return [self._position_json(s) for s in sorted(self.positions)]
 
     def _held(self, symbol: str, side: str) -> Decimal:
         """Shares that open orders on one side already claim."""
