@@ -9,14 +9,17 @@ here, so google-auth signs a real JWT and the fake verifies it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.alpaca_server import FakeAlpaca
 from tests.fakes.sheets_server import SheetsFake
+from tests.test_e2e_gunicorn import Service
 
 EMAIL = "novalgo-e2e@example-project.iam.gserviceaccount.com"
 SHEET_ID = "1RealAdaptersEndToEndSheet"
@@ -79,3 +82,23 @@ class Fakes:
     def stop(self) -> None:
         self.alpaca.stop()
         self.sheets.stop()
+
+
+class RealService(Service):
+    """``python -m novalgo serve`` under gunicorn (see test_e2e_gunicorn), patient while it boots."""
+
+    def wait_healthy(self, timeout: float = 60.0) -> dict:
+        # gunicorn listens before its workers have imported alpaca-py and gspread (seconds on a
+        # small machine), so the first requests may wait in the backlog: that is not a failure.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(f"{self.url}/health", timeout=5)
+                if answer.status_code == 200 and answer.json()["status"] == "healthy":
+                    return answer.json()
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None:
+                raise AssertionError(f"service exited: {self.output()}")
+            time.sleep(0.2)
+        raise AssertionError(f"service not healthy in {timeout}s: {self.output()}")

@@ -17,30 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.e2e_support import SHEET_ID, Fakes
-from tests.test_e2e_gunicorn import Service
+from tests.e2e_support import SHEET_ID, Fakes, RealService
 
 STAMP = "%Y-%m-%d %H:%M:%S"  # Last Updated, without the zone name that follows it
 SHEET_ZONE = ZoneInfo("America/Los_Angeles")
 FLUSH_WAIT = 10.0  # a status flush comes at most every 3 s; allow for a busy machine
-
-
-class RealService(Service):
-    def wait_healthy(self, timeout: float = 60.0) -> dict:
-        # gunicorn listens before its workers have imported alpaca-py and gspread (seconds on a
-        # small machine), so the first requests may wait in the backlog: that is not a failure.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                answer = requests.get(f"{self.url}/health", timeout=5)
-                if answer.status_code == 200 and answer.json()["status"] == "healthy":
-                    return answer.json()
-            except requests.RequestException:
-                pass
-            if self.process.poll() is not None:
-                raise AssertionError(f"service exited: {self.output()}")
-            time.sleep(0.2)
-        raise AssertionError(f"service not healthy in {timeout}s: {self.output()}")
 
 
 @pytest.fixture(scope="module")
