@@ -22,11 +22,12 @@ from novalgo.domain.fifo_fast import FillColumns
 
 REQUIRED = ("time", "symbol", "side", "qty", "price")
 MAX_PLACES = 9
-# A decimal of at most 15 significant digits is the only one of that length whose float64 it
-# is (DBL_DIG), so a float on such a grid gives back the exact decimal the file wrote.
+# Two decimals of at most 15 significant digits never round to the same float64 (DBL_DIG), so
+# a float that sits on such a grid gives back the very decimal the file wrote.
 EXACT_DIGITS = 15
 # pandas ≥ 3.1 parses every float correctly rounded; older versions only when asked.
-_ROUND_TRIP = {} if tuple(int(p) for p in pd.__version__.split(".")[:2]) >= (3, 1) else {"float_precision": "round_trip"}
+_PANDAS = tuple(int(part) for part in pd.__version__.split(".")[:2])
+_ROUND_TRIP = {} if _PANDAS >= (3, 1) else {"float_precision": "round_trip"}
 # Bytes that may belong to the digits of a number: a run of 16 of them could be a value with
 # more digits than a float64 keeps apart from its neighbours.
 _DIGITS_MAP = bytes(ord("1") if chr(i) in "0123456789." else ord("0") for i in range(256))
@@ -81,7 +82,7 @@ def _read(path: Path) -> FillColumns | None:
     is_buy = _sides(frame[d].cat)
     times = utc_microseconds(frame[t].to_numpy())
     order = _orders(frame[o].to_numpy()) if o is not None else -1 - np.arange(len(frame))
-    if symbols is None or is_buy is None or times is None or order is None:
+    if symbols is None or is_buy is None or order is None:
         return None
     names, codes = symbols
     return FillColumns(names, codes, times, is_buy, qty[0], qty[1], price[0], price[1], order)
@@ -152,6 +153,7 @@ def _symbols(column) -> tuple[list[str], np.ndarray] | None:
 
 
 def _sides(column) -> np.ndarray | None:
+    """True for a buy, per fill; None if a side is not buy, sell or sell_short (any case, spaces)."""
     buys = [SIDES.get(str(c).strip().lower()) for c in column.categories]
     codes = column.codes.to_numpy()
     if any(b is None for b in buys) or (codes < 0).any():
@@ -159,12 +161,13 @@ def _sides(column) -> np.ndarray | None:
     return np.array(buys, dtype=bool)[codes]
 
 
-def utc_microseconds(values: np.ndarray) -> np.ndarray | None:
-    """Microseconds since the epoch, UTC (no offset: UTC), or None for a time the exact reader refuses.
+def utc_microseconds(values: np.ndarray) -> np.ndarray:
+    """Microseconds since the epoch (UTC; no offset means UTC) of ISO 8601 times, as the exact
+    reader reads them; ValueError for a time it refuses, or one pandas cannot value.
 
-    Python's own parser is the judge of what is a time (it raises on the first it refuses, and the
-    exact reader then names that line); pandas' C parser gives the values, cut to Python's
-    microseconds (Python truncates further digits, so: floor).
+    Python's own parser judges what is a time (pandas also takes "2025-01" or " 2025-01-02");
+    pandas' C parser gives the values, cut to Python's microseconds (Python truncates further
+    digits, hence the floor). tests/test_fifo_fast.py checks the two agree.
     """
     deque(map(datetime.fromisoformat, values), maxlen=0)
     parsed = pd.to_datetime(values, format="ISO8601", utc=True)

@@ -7,6 +7,10 @@ exact; the figures become Decimal only at the end.
 Why no queue of lots is needed: within a symbol the k-th unit closed is always the k-th unit
 opened (a flip closes every open unit before it opens the other side). So a trade that closes
 the units [a, b) paid F(b) − F(a) for them, F being the cumulative cost of the opened units.
+
+Why the printed figures are the reference's to the byte: every figure is checked to stay
+under 2**62 scaled units (19 digits), so the Decimal path (28 digits) computes it exactly
+too; the same exact values then go through the same divisions and roundings.
 """
 
 from __future__ import annotations
@@ -91,24 +95,25 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
     codes = np.flatnonzero(sizes)  # the symbols with fills, in the order they were sorted
     ends = np.cumsum(sizes[codes])
     parts: list[SymbolRows] = []
+    magnitude = 0.0  # Σ|pnl| over every trade, in float: a bound on every sum of P&L below
     first = 0
     for last in _chunk_ends(ends):
         fills_from = int(ends[first - 1]) if first else 0
         take = order[fills_from:int(ends[last])]
-        part = match_symbols(qty[take], price[take], fills.is_buy[take], fills.order[take],
-                             sizes[codes[first:last + 1]], max_price)
-        if part is None:
+        matched = match_symbols(qty[take], price[take], fills.is_buy[take], fills.order[take],
+                                sizes[codes[first:last + 1]], max_price)
+        if matched is None:
             return None
-        parts.append(part)
+        parts.append(matched[0])
+        magnitude += matched[1]
         first = last + 1
     rows = SymbolRows(*(np.concatenate(column) for column in zip(*parts)))
-    # The sums over rows: bounded by the sum of magnitudes (float: a bound, not a value).
-    if float(rows.magnitude.sum()) >= FLOAT_ROOM or float(rows.open_cost.sum(dtype=np.float64)) >= FLOAT_ROOM:
+    if magnitude >= FLOAT_ROOM or float(rows.open_cost.sum(dtype=np.float64)) >= FLOAT_ROOM:
         return None
 
     results: dict[str, SymbolFigures] = {}
     names = fills.symbols
-    columns = zip(codes.tolist(), *(column.tolist() for column in rows[:-1]))
+    columns = zip(codes.tolist(), *(column.tolist() for column in rows))
     for code, trades, wins, losses, pnl, best, worst, position, cost in columns:
         results[names[code]] = _figures(names[code], trades, wins, losses, pnl, best if trades else None,
                                         worst if trades else None, position, cost, money_places, fills.qty_places)
@@ -122,7 +127,7 @@ def match_fifo_columns(fills: FillColumns) -> tuple[dict[str, SymbolFigures], Sy
 
 
 class SymbolRows(NamedTuple):
-    """Per-symbol figures in scaled integers, one entry per symbol of a run of symbols."""
+    """Per-symbol figures in scaled integers, one entry per symbol."""
 
     trades: np.ndarray
     wins: np.ndarray
@@ -132,12 +137,12 @@ class SymbolRows(NamedTuple):
     worst: np.ndarray
     position: np.ndarray  # signed open qty
     open_cost: np.ndarray  # unsigned cost of the open lots
-    magnitude: np.ndarray  # float64 sum of |pnl| over the trades: bounds every sum of pnl
 
 
 def match_symbols(q: np.ndarray, p: np.ndarray, is_buy: np.ndarray, order_id: np.ndarray, sizes: np.ndarray,
-                  max_price: int) -> SymbolRows | None:
-    """FIFO over whole symbols lying one after another, each in time order (``sizes`` fills each)."""
+                  max_price: int) -> tuple[SymbolRows, float] | None:
+    """FIFO over whole symbols lying one after another, each in time order (``sizes`` fills each):
+    their rows and Σ|P&L| of their trades, or None when a figure could overflow int64."""
     n = len(q)
     starts = np.zeros(len(sizes), dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
@@ -210,9 +215,9 @@ def match_symbols(q: np.ndarray, p: np.ndarray, is_buy: np.ndarray, order_id: np
         sums[traded] = np.add.reduceat(pnl, run_starts)
         best[traded] = np.maximum.reduceat(pnl, run_starts)
         worst[traded] = np.minimum.reduceat(pnl, run_starts)
-    return SymbolRows(trades, np.bincount(trade_symbol[pnl > 0], minlength=segments),
-                      np.bincount(trade_symbol[pnl < 0], minlength=segments), sums, best, worst, position,
-                      open_cost, np.abs(pnl).sum(dtype=np.float64, keepdims=True))
+    rows = SymbolRows(trades, np.bincount(trade_symbol[pnl > 0], minlength=segments),
+                      np.bincount(trade_symbol[pnl < 0], minlength=segments), sums, best, worst, position, open_cost)
+    return rows, float(np.abs(pnl).sum(dtype=np.float64))
 
 
 def _chunk_ends(ends: np.ndarray) -> list[int]:
