@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 DISPATCH_EVERY = 0.05  # seconds: how soon an alert journalled by any worker is picked up
 TRACK_EVERY = 2.0  # seconds between batched reads of orders still open at the broker
 BEAT_EVERY = 1.0
-MAX_ATTEMPTS = 20  # an alert that keeps failing for a reason we did not foresee is given up
+# An alert that keeps raising an error we did not foresee is given up after this many tries,
+# a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
+MAX_ATTEMPTS = 5
+BUG_RETRY_DELAY = 2.0
 RESTORE_WINDOW = 86400.0  # statuses of the last day are rewritten when a new leader starts
 
 
@@ -108,7 +111,7 @@ class Background:
             if alert and alert["attempts"] >= MAX_ATTEMPTS:
                 journal.finish(alert_id, statuses.FAILED, f"internal error after {MAX_ATTEMPTS} attempts: {e}")
             else:
-                journal.requeue(alert_id, f"internal error, retrying: {e}", delay=5.0)
+                journal.requeue(alert_id, f"internal error, retrying: {e}", delay=BUG_RETRY_DELAY)
         finally:
             with self._busy_lock:
                 self._busy.discard(symbol)
