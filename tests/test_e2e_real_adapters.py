@@ -34,8 +34,8 @@ def stack(tmp_path_factory):
         ["TSLA", "3000", True, "30 Min", "", ""],
         ["SPY", "1000", False, "1 Day", "", ""],
     ])
-    # A short Config TTL (3 s, not 15) so a storm of a few seconds surely meets a refresh.
-    service = RealService(root / "data", workers=2, NOVALGO_CONFIG_TTL="3", **fakes.env())
+    # A short Config TTL (2 s, not 15) so a storm of a few seconds surely meets a refresh.
+    service = RealService(root / "data", workers=2, NOVALGO_CONFIG_TTL="2", **fakes.env())
     try:
         yield fakes, service
     finally:
@@ -133,7 +133,7 @@ def test_a_sheets_storm_does_not_stop_orders_and_the_statuses_land_after_it(stac
     fakes, service = stack
     config_read(service)  # a storm before the very first read leaves nothing to trade on: not this test
     fakes.alpaca.set_price("TSLA", 200)
-    storm = 7.0
+    storm = 5.0
     fakes.sheets.fail_for(storm, 503)
     storm_starts = time.monotonic()
     storm_ends = storm_starts + storm
