@@ -83,7 +83,6 @@ class Executor:
         if price is None:
             price = self.broker.latest_price(symbol)
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
-        self.writer.set(row.key, statuses.ORDER_SUBMITTED)
         return self._send_legs(self.journal.get(alert["id"]))
 
     def _plan(self, action: str, row: ConfigRow, symbol: str, alert_price: Decimal | None) -> OrderPlan:
@@ -163,6 +162,10 @@ class Executor:
     def _submit(self, alert: dict[str, Any], order: dict[str, Any]) -> OrderState:
         cid = order["client_order_id"]
         self.journal.update_order(cid, state=SENDING)
+        # Said only now, not when planned: a plan that expires unsent must not leave the row
+        # saying ORDER SUBMITTED with nothing at the broker.
+        if alert.get("row_minutes"):
+            self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
         request = OrderRequest(
             cid, order["symbol"], order["side"],
             qty=Decimal(order["qty"]) if order["qty"] else None,
