@@ -130,6 +130,9 @@ class Executor:
                 if self._too_old(alert):
                     self.journal.update_order(cid, state=VOID, reason="alert expired before this order was sent")
                     closed = "the earlier order filled; " if filled_any else ""
+                    if filled_any and alert.get("row_minutes"):
+                        # The close went through, the opening order did not: the row is flat, as after a CLOSE.
+                        self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.WAITING)
                     return self._finish(alert, statuses.EXPIRED, f"{closed}not sending the rest: the alert is "
                                         f"{self._age(alert):.0f}s old (NOVALGO_MAX_ALERT_AGE)")
                 state = self._submit(alert, order)

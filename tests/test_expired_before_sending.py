@@ -46,3 +46,29 @@ def test_a_plan_that_expires_unsent_leaves_the_row_status_alone(settings):
     assert send(services, "sell", 250) == ["EXPIRED"]
     assert broker.position("AAPL").qty == 25, "nothing was sent"
     assert row_status(settings) == "FILLED", "not ORDER SUBMITTED: no order is at the broker"
+
+
+class SlowBetweenLegs(SimulatedBroker):
+    """The closing order fills, then the wait before the opening order outlasts the alert's age."""
+
+    executor = None
+
+    def submit(self, order):
+        state = super().submit(order)
+        if self.executor is not None:
+            age = self.executor.max_alert_age
+            self.executor.clock = lambda: time.time() + age + 1
+        return state
+
+
+def test_a_flip_that_expires_after_its_close_shows_the_row_flat(settings):
+    from novalgo.services import build_services
+
+    broker = SlowBetweenLegs(settings.data_dir)
+    services = build_services(settings, broker=broker)
+    assert send(services, "buy", 200) == ["FILLED"]
+
+    broker.executor = services.executor
+    assert send(services, "sell", 250) == ["EXPIRED"]
+    assert broker.position("AAPL").qty == 0, "closed, and the short was not opened"
+    assert row_status(settings) == "WAITING", "flat, as after a CLOSE: not ORDER SUBMITTED"
