@@ -267,6 +267,21 @@ def test_more_symbols_than_a_small_integer_counts(tmp_path):
     assert report["total"]["open_qty"] == "30000"
 
 
+@pytest.mark.parametrize("text", [
+    "time,symbol,side,qty,price,order_id\r\n{a}\r\n{b}\r\n",  # Windows line ends
+    "time,symbol,side,qty,price,order_id\n{a}\n{b}",  # no newline at the end
+    "\ufefftime,symbol,side,qty,price,order_id\n{a}\n{b}\n\n\n",  # a BOM, blank lines at the end
+    " Price ,QTY,Side,Symbol,Time,order_id,note\n{r}\n{s}\n",  # columns found by name, one unused
+])
+def test_file_layouts_the_exact_reader_takes_are_read_fast_and_the_same(tmp_path, text):
+    a, b = f"{minute(0)},AAPL,buy,1.5,100.25,o1", f"{minute(1)},AAPL,sell,1.5,101,o2"
+    r, s = f"100.25,1.5,buy,AAPL,{minute(0)},o1,first", f"101,1.5,sell,AAPL,{minute(1)},o2,\"a, quoted note\""
+    path = tmp_path / "fills.csv"
+    path.write_bytes(text.format(a=a, b=b, r=r, s=s).encode())
+    assert fast_output(path) == exact_output(path)
+    assert json.loads(cli_json(path))["symbols"]["AAPL"]["total_pnl"] == "1.13"  # 1.5 × 0.75, half up
+
+
 # --- stepping aside: the Decimal path answers, and answers right -------------------------------
 
 def test_a_twelve_decimal_quantity_falls_back_and_stays_exact(tmp_path):
