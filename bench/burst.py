@@ -125,9 +125,12 @@ def sheet_matches_journal(fakes: Fakes, journal: Path) -> tuple[int, int, list[s
     """(rows whose Order Status is the journal's latest for that row, rows the journal settled, differences)."""
     latest: dict[tuple[str, int], tuple[float, str]] = {}
     for row in journal_alerts(journal).values():
-        if row["status"] in statuses.SHEET_STATUSES and row["row_minutes"] and row["finished_at"]:
+        status = row["status"]
+        if status == statuses.EXPIRED and row["reason"].startswith("the earlier order filled"):
+            status = statuses.WAITING  # a flip expired after its close: the row shows it flat
+        if status in statuses.SHEET_STATUSES and row["row_minutes"] and row["finished_at"]:
             key = (row["symbol"], row["row_minutes"])
-            latest[key] = max(latest.get(key, (0.0, "")), (row["finished_at"], row["status"]))
+            latest[key] = max(latest.get(key, (0.0, "")), (row["finished_at"], status))
     minutes = {"15 Min": 15, "1 Hour": 60}
     shown = {(r["symbol"], minutes.get(r["Time Frame"])): r["Order Status"] for r in fakes.config_rows()}
     differences = [f"{key[0]} {key[1]}: sheet {shown.get(key)!r}, journal {status!r}"
