@@ -154,6 +154,7 @@ def main() -> int:
     service = None
     try:
         service = RealService(workdir / "data", workers=2, **fakes.env())
+        service.wait_healthy()
         journal = workdir / "data" / "journal.sqlite3"
         deadline = time.monotonic() + 30
         while requests.get(f"{service.url}/health", timeout=5).json()["active_configs"] != 2 * len(symbols):

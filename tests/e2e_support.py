@@ -8,18 +8,14 @@ here, so google-auth signs a real JWT and the fake verifies it.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.alpaca_server import FakeAlpaca
 from tests.fakes.sheets_server import SheetsFake
-from tests.test_e2e_gunicorn import Service
+from tests.running_service import RunningService, write_service_account
 
 EMAIL = "novalgo-e2e@example-project.iam.gserviceaccount.com"
 SHEET_ID = "1RealAdaptersEndToEndSheet"
@@ -37,13 +33,7 @@ class Fakes:
         self.sheets = SheetsFake(quota_per_minute=sheets_quota, latency=sheets_latency).start()
         self.sheets.add_service_account(EMAIL, key.public_key())
         self.alpaca = FakeAlpaca(latency=alpaca_latency, rate_limit=alpaca_rate_limit).start()
-        self.credentials = workdir / "credentials.json"
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-        self.credentials.write_text(json.dumps({
-            "type": "service_account", "project_id": "example-project", "private_key_id": "e2e-key",
-            "private_key": pem, "client_email": EMAIL, "client_id": "100000000000000000001",
-            "token_uri": self.sheets.token_url}))
+        self.credentials = write_service_account(workdir / "credentials.json", key, EMAIL, self.sheets.token_url)
 
     def create_sheet(self, rows: list[list[Any]]) -> None:
         """The spreadsheet with its three tabs, shared with the service account, Config filled in."""
@@ -84,21 +74,9 @@ class Fakes:
         self.sheets.stop()
 
 
-class RealService(Service):
-    """``python -m novalgo serve`` under gunicorn (see test_e2e_gunicorn), patient while it boots."""
+SECRET = "e2e-secret"
 
-    def wait_healthy(self, timeout: float = 60.0) -> dict:
-        # gunicorn listens before its workers have imported alpaca-py and gspread (seconds on a
-        # small machine), so the first requests may wait in the backlog: that is not a failure.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                answer = requests.get(f"{self.url}/health", timeout=5)
-                if answer.status_code == 200 and answer.json()["status"] == "healthy":
-                    return answer.json()
-            except requests.RequestException:
-                pass
-            if self.process.poll() is not None:
-                raise AssertionError(f"service exited: {self.output()}")
-            time.sleep(0.2)
-        raise AssertionError(f"service not healthy in {timeout}s: {self.output()}")
+
+def RealService(data_dir: Path, workers: int = 2, **env: str) -> RunningService:  # noqa: N802 (reads as a class)
+    """``python -m novalgo serve`` under gunicorn, configured by the fakes' environment."""
+    return RunningService(data_dir, SECRET, workers=workers, **env)

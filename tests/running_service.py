@@ -48,11 +48,13 @@ class RunningService:
                                         env=self.env, cwd=self.data_dir.parent, stdout=self._stdout,
                                         stderr=self._stderr, start_new_session=True)
 
-    def wait_healthy(self, timeout: float = 40.0) -> dict:
+    def wait_healthy(self, timeout: float = 60.0) -> dict:
+        # gunicorn listens before its workers have imported alpaca-py and gspread (seconds on a
+        # small machine), so the first requests may wait in the backlog: that is not a failure.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                answer = requests.get(f"{self.url}/health", timeout=2)
+                answer = requests.get(f"{self.url}/health", timeout=5)
                 if answer.status_code == 200 and answer.json()["status"] == "healthy":
                     return answer.json()
             except requests.RequestException:
@@ -66,8 +68,11 @@ class RunningService:
         self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")[-chars:]
 
-    def post(self, body: dict, session: requests.Session | None = None, timeout: float = 10) -> requests.Response:
-        return (session or requests).post(f"{self.url}/webhook", json={**body, "secret": self.secret}, timeout=timeout)
+    def post(self, body: dict, wait: float | None = None, session: requests.Session | None = None,
+             timeout: float = 10) -> requests.Response:
+        """POST an alert with the secret in its body (``wait``: let the service answer with the outcome)."""
+        url = f"{self.url}/webhook" + (f"?wait={wait}" if wait else "")
+        return (session or requests).post(url, json={**body, "secret": self.secret}, timeout=timeout)
 
     def leader_pid(self) -> int | None:
         try:

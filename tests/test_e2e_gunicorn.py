@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,67 +13,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.running_service import RunningService
+
 SECRET = "e2e-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Service:
-    def __init__(self, data_dir: Path, workers: int = 2, **env):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, NOVALGO_DATA_DIR=str(data_dir), NOVALGO_PORT=str(self.port),
-                        NOVALGO_WEBHOOK_SECRET=SECRET, NOVALGO_JOURNAL_SYNC="normal", **env)
-        self.log = open(data_dir.parent / "service.log", "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "novalgo", "serve", "--workers", str(workers)],
-                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_healthy()
-
-    def wait_healthy(self, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                answer = requests.get(f"{self.url}/health", timeout=1)
-                if answer.status_code == 200 and answer.json()["status"] == "healthy":
-                    return answer.json()
-            except requests.ConnectionError:
-                pass
-            if self.process.poll() is not None:
-                raise AssertionError(f"service exited: {self.output()}")
-            time.sleep(0.2)
-        raise AssertionError(f"service not healthy in {timeout}s: {self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return (self.data_dir.parent / "service.log").read_text()[-3000:]
-
-    def post(self, body: dict, wait: float | None = None) -> requests.Response:
-        url = f"{self.url}/webhook" + (f"?wait={wait}" if wait else "")
-        return requests.post(url, json={**body, "secret": SECRET}, timeout=10)
-
-    def leader_pid(self) -> int:
-        return int((self.data_dir / "leader.lock").read_text().strip())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
 
 
 @pytest.fixture
 def service(tmp_path):
-    started = Service(tmp_path / "data")
-    yield started
-    started.stop()
+    with RunningService(tmp_path / "data", SECRET) as started:
+        yield started
 
 
 def config_status(data_dir: Path, symbol: str) -> str:
@@ -114,8 +59,9 @@ def test_kill_9_of_the_leader_mid_burst_loses_nothing_and_doubles_nothing(tmp_pa
     data_dir = tmp_path / "data"
     symbols = [f"S{i:02d}" for i in range(20)]
     write_config(data_dir, symbols)
-    service = Service(data_dir, workers=2)
+    service = RunningService(data_dir, SECRET, workers=2)
     try:
+        service.wait_healthy()
         first_leader = service.leader_pid()
         bodies = [{"action": ("buy", "sell", "close")[i % 3], "symbol": symbols[i % len(symbols)],
                    "timeframe": "15", "price": 100 + i % 7} for i in range(150)]
@@ -140,7 +86,7 @@ def test_kill_9_of_the_leader_mid_burst_loses_nothing_and_doubles_nothing(tmp_pa
             if pending == 0:
                 break
             time.sleep(0.5)
-        assert pending == 0, service.output()
+        assert pending == 0, service.tail()
         assert service.leader_pid() != first_leader  # another worker took over
         known = {row[0] for row in journal.execute("SELECT id FROM alerts")}
         assert set(accepted) <= known  # no acknowledged alert lost
