@@ -23,7 +23,7 @@ from tests.running_service import RunningService
 WEBHOOK_SECRET = "whsecLEAKCANARY7f3a9c2e"
 WRONG_SECRET = "wrongLEAKCANARY5d1b8e40"
 ADMIN_TOKEN = "admtokLEAKCANARY9c4e2a17"
-ALPACA_KEY_ID = "PKLEAKCANARY3Q9Z7X1W"
+ALPACA_KEY_ID = "CANARY-KEY-ID-3Q9Z7X1W"
 ALPACA_SECRET = "apcasecLEAKCANARY2b6d8f0a"
 SECRETS = {"webhook secret": WEBHOOK_SECRET, "wrong secret": WRONG_SECRET, "admin token": ADMIN_TOKEN,
            "Alpaca key id": ALPACA_KEY_ID, "Alpaca secret key": ALPACA_SECRET}

@@ -117,16 +117,12 @@ class SymbolPnl:
         return self.tally().worst_trade
 
 
-@dataclass(frozen=True)
-class PnlTally:
-    """The counted figures of a row of closed trades."""
+class TradeRates:
+    """Win rate and average from a tally's counts (shared by the exact and the fast matcher)."""
 
     total_trades: int
-    winning_trades: int  # P&L > 0; a break-even trade is neither a win nor a loss
-    losing_trades: int
+    winning_trades: int
     total_pnl: Decimal
-    best: ClosedTrade | None
-    worst: ClosedTrade | None
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -137,6 +133,19 @@ class PnlTally:
     @property
     def avg_pnl_per_trade(self) -> Decimal | None:
         return self.total_pnl / self.total_trades if self.total_trades else None
+
+
+@dataclass(frozen=True)
+class PnlTally(TradeRates):
+    """The counted figures of a row of closed trades."""
+
+    total_trades: int
+    winning_trades: int  # P&L > 0; a break-even trade is neither a win nor a loss
+    losing_trades: int
+    total_pnl: Decimal
+    best: ClosedTrade | None
+    worst: ClosedTrade | None
+
 
     @property
     def best_trade(self) -> Decimal | None:

@@ -21,7 +21,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from novalgo.domain.fifo import HUNDRED, TOTAL
+from novalgo.domain.fifo import TOTAL, TradeRates
 
 # Every figure stays under this, with room for one subtraction (exit − entry); checked before
 # it is computed. Sums checked through float64 get a further factor 2 for its rounding.
@@ -48,7 +48,7 @@ class FillColumns:
 
 
 @dataclass(frozen=True)
-class SymbolFigures:
+class SymbolFigures(TradeRates):  # rates computed as PnlTally's, so the figures print the same
     """One symbol's row (or TOTAL) without its list of trades: what ``pnl_numbers`` reads."""
 
     symbol: str
@@ -62,16 +62,6 @@ class SymbolFigures:
     avg_cost: Decimal  # average entry of the open lots, 0 if flat (and for TOTAL)
     open_cost: Decimal  # exact cost of the open lots, signed like open_qty
 
-    # Computed exactly as PnlTally does, so the printed figures are the same to the byte.
-    @property
-    def win_rate(self) -> Decimal | None:
-        if not self.total_trades:
-            return None
-        return Decimal(self.winning_trades) * HUNDRED / self.total_trades
-
-    @property
-    def avg_pnl_per_trade(self) -> Decimal | None:
-        return self.total_pnl / self.total_trades if self.total_trades else None
 
     def tally(self) -> "SymbolFigures":
         """The counted figures: this object already holds them (duck-types ``PnlTally``)."""

@@ -57,7 +57,7 @@ class Upload:
 @dataclass
 class FakeSlack(ServedApp):
     hook_path: str = "/services/T000/B000/XXXXXXXX"
-    bot_token: str = "xoxb-test-token"
+    bot_token: str = "xoxb-fake"
     channels: dict[str, str] = field(default_factory=lambda: {"#trading": "C0TRADING", "C0TRADING": "C0TRADING"})
     webhook_posts: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
