@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalgo.cli import main
@@ -23,6 +21,7 @@ from novalgo.sheet.google import GoogleSheetBackend
 from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy
 from novalgo.sheet.layout import TIMEFRAME_CHOICES
 from novalgo.sheet.status_writer import StatusWriter
+from tests.running_service import write_service_account
 from tests.fakes.sheets_server import GOOGLE_TOKEN_AUDIENCE, SheetsFake
 
 SHEET = "1SheetIdForTests"
@@ -47,14 +46,7 @@ def fake(key_pair):
 @pytest.fixture
 def credentials(tmp_path, key_pair, fake) -> Path:
     """A service-account key file made at run time; its token_uri points at the fake."""
-    pem = key_pair.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
-    path = tmp_path / "credentials.json"
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "example-project", "private_key_id": "test-key",
-        "private_key": pem, "client_email": EMAIL, "client_id": "100000000000000000000",
-        "token_uri": fake.token_url}))
-    return path
+    return write_service_account(tmp_path / "credentials.json", key_pair, EMAIL, fake.token_url)
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalgo.performance import BREAKDOWN_HEADERS, HEADERS, PerformanceUpdater
@@ -14,6 +12,7 @@ from novalgo.sheet import google_http
 from novalgo.sheet.google import GoogleSheetBackend
 from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy
 from tests.conftest import SECRET, alert_body, run_queue
+from tests.running_service import write_service_account
 from tests.fakes.sheets_server import SheetsFake
 from tests.test_executor import journal_alert
 
@@ -45,13 +44,7 @@ def fake(key_pair):
 
 @pytest.fixture
 def google_settings(tmp_path, key_pair, fake) -> Settings:
-    pem = key_pair.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
-    credentials = tmp_path / "credentials.json"
-    credentials.write_text(json.dumps({
-        "type": "service_account", "project_id": "example-project", "private_key_id": "test-key",
-        "private_key": pem, "client_email": EMAIL, "client_id": "100000000000000000000",
-        "token_uri": fake.token_url}))
+    credentials = write_service_account(tmp_path / "credentials.json", key_pair, EMAIL, fake.token_url)
     return Settings(webhook_secret=SECRET, data_dir=tmp_path / "data", run_background=False, journal_sync="normal",
                     sheet_id=SHEET, google_credentials=credentials, sheets_api_url=fake.url)
 
