@@ -105,3 +105,37 @@ def test_kill_9_of_the_leader_mid_burst_loses_nothing_and_doubles_nothing(tmp_pa
             assert expected(held), (symbol, last[0], held)
     finally:
         service.stop()
+
+
+def test_a_graceful_stop_mid_burst_hands_everything_to_the_next_start(tmp_path):
+    """systemctl stop/restart during a burst: what was accepted is traded once, after the restart if need be."""
+    data_dir = tmp_path / "data"
+    symbols = [f"G{i:02d}" for i in range(10)]
+    write_config(data_dir, symbols)
+    bodies = [{"action": ("buy", "sell", "close")[i % 3], "symbol": symbols[i % len(symbols)], "timeframe": "15",
+               "price": 50 + i % 5, "n": i} for i in range(200)]
+    first = RunningService(data_dir, SECRET)
+    first.wait_healthy()
+    accepted: list[str] = []
+
+    def send(body):
+        try:
+            answer = first.post(body, timeout=5)
+        except requests.RequestException:
+            return  # refused while stopping: never acknowledged
+        if answer.status_code == 202:
+            accepted.append(answer.json()["alert_id"])
+            if len(accepted) == 80:
+                os.killpg(first.process.pid, signal.SIGTERM)  # systemctl stop, mid-burst
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(send, bodies))
+    first.stop()
+    assert len(accepted) >= 80
+    with RunningService(data_dir, SECRET) as second:
+        assert second.wait_all_terminal(timeout=60) is not None, second.tail()
+    journal = sqlite3.connect(data_dir / "journal.sqlite3")
+    statuses = dict(journal.execute("SELECT id, status FROM alerts"))
+    assert {statuses[i] for i in accepted} <= {"FILLED", "WAITING", "ALREADY LONG", "ALREADY SHORT"}
+    broker = sqlite3.connect(data_dir / "simbroker.sqlite3")
+    assert broker.execute("SELECT client_order_id FROM fills GROUP BY client_order_id HAVING COUNT(*) > 1").fetchall() == []
