@@ -80,8 +80,7 @@ class Executor:
             return self._finish(alert, plan.status, plan.reason, row=row)
         if self.skip_outside_hours and not self.broker.market_open():
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
-        if price is None:
-            price = self.broker.latest_price(symbol)
+        # The alert's price rides along as a hint (the simulator fills at it; Alpaca ignores it).
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
         return self._send_legs(self.journal.get(alert["id"]))
 
