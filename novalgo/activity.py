@@ -40,8 +40,9 @@ def activity_row(alert: Mapping[str, Any], zone: tzinfo | None = None) -> list[s
 
 
 def _timeframe(alert: Mapping[str, Any]) -> str:
-    # The alert's own words first; the matched row's label when the alert had none.
-    text = alert.get("timeframe") or alert.get("row_timeframe")
+    # The Config row's Time Frame, as the rest of the sheet writes it; the alert's own words
+    # when it matched no row (e.g. SKIPPED as not configured).
+    text = alert.get("row_timeframe") or alert.get("timeframe")
     if text:
         return str(text)
     minutes = alert.get("timeframe_minutes") or alert.get("row_minutes")

@@ -33,7 +33,8 @@ def test_headers():
 
 def test_a_filled_flip_shows_what_traded_at_its_average_price():
     row = activity_row(record(), ZoneInfo("America/Los_Angeles"))
-    assert row == ["2025-10-10 15:30:00 PDT", "AAPL", "15", "SELL", "FILLED", "", "45", "249.9", "419"]
+    # The row's Time Frame ("15 Min"), as the Config and Performance tabs write it, not the alert's "15".
+    assert row == ["2025-10-10 15:30:00 PDT", "AAPL", "15 Min", "SELL", "FILLED", "", "45", "249.9", "419"]
     assert len(row) == len(ACTIVITY_HEADERS)
 
 
@@ -42,6 +43,12 @@ def test_a_skipped_alert_has_its_reason_and_no_fill():
                               timeframe_minutes=None), timezone.utc)
     assert row == ["2025-10-10 22:30:00 UTC", "AAPL", "15 Min", "SELL", "ALREADY LONG", "already long 25", "", "",
                    "419"]
+
+
+def test_an_alert_that_matched_no_row_keeps_its_own_words():
+    row = activity_row(record(status="SKIPPED", reason="AAPL 2 Min is not in the Config tab", orders=[],
+                              timeframe="2", timeframe_minutes=2, row_timeframe=None), timezone.utc)
+    assert row[2] == "2"
 
 
 def test_the_alerts_view_shape_works_too():
