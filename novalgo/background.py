@@ -49,10 +49,6 @@ class Background:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    @property
-    def is_leader(self) -> bool:
-        return self.lock.held
-
     def _run(self) -> None:
         while not self.stop_event.is_set():
             if self.lock.try_acquire():

@@ -67,14 +67,7 @@ PLANNED = "planned"  # decided, not yet sent
 SENDING = "sending"  # handed to the broker; if we crash here, look it up by client_order_id
 SUPERSEDED = "superseded"  # never sent: a newer alert for the symbol decided otherwise
 VOID = "void"  # never sent: the alert expired first
-UNSENT = (PLANNED,)
 OPEN_AT_BROKER = ("sending", "pending", "partially_filled")
-ORDER_DONE = ("filled", "canceled", "rejected", "expired", SUPERSEDED, VOID)
-
-ALERT_COLUMNS = ("id", "received_at", "action", "symbol", "timeframe", "timeframe_minutes", "price",
-                 "status", "reason", "amount", "row_timeframe", "duplicate_of", "started_at", "finished_at")
-ORDER_COLUMNS = ("client_order_id", "leg", "purpose", "symbol", "side", "qty", "notional", "state",
-                 "broker_order_id", "filled_qty", "filled_avg_price", "reason")
 
 
 def client_order_id(alert_id: str, leg: int) -> str:

@@ -57,11 +57,6 @@ class QuotaLimiter:
             self.sleep(pause)
             waited += pause
 
-    def in_window(self, kind: str) -> int:
-        with self._lock:
-            now = self.clock()
-            return sum(1 for at in self._sent.get(kind, ()) if now - at < self.window)
-
 
 # One budget per process: every backend and every `novalgo` command in it shares Google's quota.
 PROCESS_LIMITER = QuotaLimiter()

@@ -45,9 +45,11 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
         background.start()
         # On a graceful stop, alerts in flight finish; anything cut short stays journalled.
         atexit.register(background.stop)
-    logging.getLogger(__name__).info(
-        "NovAlgo ready: mode=%s sheet=%s broker=%s data=%s", settings.mode, settings.sheet_kind,
-        settings.broker_kind, settings.data_dir)
+    log = logging.getLogger(__name__)
+    log.info("NovAlgo ready: mode=%s sheet=%s broker=%s data=%s", settings.mode, settings.sheet_kind,
+             settings.broker_kind, settings.data_dir)
+    # Secrets appear only as (set)/(unset): describe() is the one way settings reach a log.
+    log.info("settings: %s", settings.describe())
     return app
 
 
