@@ -81,11 +81,12 @@ class FreshCall(Generic[T]):
                 flight = self._next = self._next or _Flight(0.0)
                 leader = False
                 # Wait for the call in flight (begun before we asked) to end; the first waiter
-                # to see it end starts ours.
-                while self._running is not None and self._running is not flight:
+                # to see it end starts ours. A waiter woken late may find ours already done
+                # (another waiter ran it): then it takes that answer instead of calling again.
+                while self._running is not None and self._running is not flight and not flight.done.is_set():
                     if not self._changed.wait(deadline - time.monotonic()):
                         raise TimeoutError("a shared broker read took too long")
-                if self._running is None:
+                if self._running is None and not flight.done.is_set():
                     self._running, self._next, leader = flight, None, True
         if leader:
             try:

@@ -1,0 +1,20 @@
+"""``novalgo``: the one entry point for everything the service does, one module per command."""
+
+from __future__ import annotations
+
+import click
+
+from novalgo.cli.check import check
+from novalgo.cli.pnl import pnl
+from novalgo.cli.serve import serve
+from novalgo.cli.sheet import sheet
+
+
+@click.group()
+@click.version_option(package_name="novalgo")
+def main() -> None:
+    """NovAlgo: TradingView alerts to Alpaca orders, configured from a Google Sheet."""
+
+
+for command in (serve, check, sheet, pnl):
+    main.add_command(command)

@@ -1,0 +1,139 @@
+"""The leader's work: the dispatcher, the order tracker, the sheet writer and the reports.
+
+Every process starts a ``Background``; only the one that holds the leader lock does the
+work. The dispatcher hands each symbol's oldest queued alert to a thread pool, one alert per
+symbol at a time, so a symbol's alerts run in arrival order while symbols run in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+
+from novalgo.domain import statuses
+from novalgo.engine.leader import LeaderLock
+from novalgo.engine.services import LEADER_FILE, Services, leader_loops
+
+log = logging.getLogger(__name__)
+DISPATCH_EVERY = 0.05  # seconds: how soon an alert journalled by any worker is picked up
+BEAT_EVERY = 1.0
+# An alert that keeps raising an error we did not foresee is given up after this many tries,
+# a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
+MAX_ATTEMPTS = 5
+BUG_RETRY_DELAY = 2.0
+RESTORE_WINDOW = 86400.0  # statuses of the last day are rewritten when a new leader starts
+
+
+class Background:
+    def __init__(self, services: Services, workers: int = 8):
+        self.services = services
+        self.lock = LeaderLock(services.settings.data_dir / LEADER_FILE)
+        self.stop_event = threading.Event()
+        self.workers = workers
+        self._thread: threading.Thread | None = None
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._config_seen = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="novalgo-leader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking alerts; alerts in flight finish (or stay journalled for the next leader)."""
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            if self.lock.try_acquire():
+                try:
+                    self._lead()
+                finally:
+                    self.lock.release()
+            else:
+                self.stop_event.wait(1.0)
+
+    def _lead(self) -> None:
+        s = self.services
+        resumed = s.work_journal.resume_interrupted()
+        log.info("leader started (pid lock %s); %d interrupted alerts resumed", self.lock.path, resumed)
+        self._restore_statuses()
+        threads = [threading.Thread(target=s.writer.run, args=(self.stop_event,), name="novalgo-sheet-writer", daemon=True)]
+        threads += [self._loop(name, interval, fn) for name, interval, fn in leader_loops(s)]
+        for thread in threads:
+            thread.start()
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="novalgo-executor") as pool:
+            last_beat = 0.0
+            while not self.stop_event.is_set():
+                if time.monotonic() - last_beat >= BEAT_EVERY:
+                    s.work_journal.beat()
+                    last_beat = time.monotonic()
+                    self._sync_row_states()
+                self._dispatch(pool)
+                self.stop_event.wait(DISPATCH_EVERY)
+        for thread in threads:
+            thread.join(timeout=5)
+
+    def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        seen: set[str] = set()
+        now = time.time()
+        for row in self.services.work_journal.queued():
+            symbol = row["symbol"]
+            if symbol in seen:
+                continue  # a symbol's alerts go strictly in arrival order
+            seen.add(symbol)
+            with self._busy_lock:
+                if symbol in self._busy or row["not_before"] > now:
+                    continue
+                if not self.services.work_journal.claim(row["id"]):
+                    continue
+                self._busy.add(symbol)
+            pool.submit(self._process, row["id"], symbol)
+
+    def _process(self, alert_id: str, symbol: str) -> None:
+        journal = self.services.work_journal
+        try:
+            self.services.executor.process(alert_id)
+        except Exception as e:  # a bug must not stall the symbol: record it and retry, then give up
+            log.exception("alert %s failed unexpectedly", alert_id)
+            alert = journal.get(alert_id)
+            if alert and alert["attempts"] >= MAX_ATTEMPTS:
+                journal.finish(alert_id, statuses.FAILED, f"internal error after {MAX_ATTEMPTS} attempts: {e}")
+            else:
+                journal.requeue(alert_id, f"internal error, retrying: {e}", delay=BUG_RETRY_DELAY)
+        finally:
+            with self._busy_lock:
+                self._busy.discard(symbol)
+
+    def _loop(self, name: str, interval: float, fn) -> threading.Thread:
+        def run() -> None:
+            while not self.stop_event.wait(interval):
+                try:
+                    fn()
+                except Exception:
+                    log.exception("%s failed; trying again in %.0fs", name, interval)
+        return threading.Thread(target=run, name=name, daemon=True)
+
+    def _restore_statuses(self) -> None:
+        """A new leader rewrites recent row statuses, in case the old one died before its flush."""
+        s = self.services
+        for symbol, minutes, status, when in s.work_journal.latest_row_statuses(time.time() - RESTORE_WINDOW):
+            s.writer.set((symbol, minutes), status, datetime.fromtimestamp(when or time.time(), s.settings.timezone))
+
+    def _sync_row_states(self) -> None:
+        """READY for active rows with no status yet (or just re-activated), INACTIVE for inactive ones."""
+        config = self.services.config
+        snapshot = config.snapshot()
+        if snapshot.read_at == self._config_seen:
+            return
+        self._config_seen = snapshot.read_at
+        for row in snapshot.rows:
+            if row.active and row.order_status in ("", statuses.INACTIVE):
+                self.services.writer.set_if_idle(row.key, statuses.READY)
+            elif not row.active and row.order_status != statuses.INACTIVE:
+                self.services.writer.set_if_idle(row.key, statuses.INACTIVE)

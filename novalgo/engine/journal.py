@@ -1,0 +1,333 @@
+"""The journal: every accepted alert and every order we meant to send, in SQLite (WAL).
+
+An alert is written here before TradingView gets its 202, and an order is written here
+(``planned``, then ``sending``) before it goes to the broker. After a crash the next leader
+reads this file to resume: nothing accepted is lost and nothing is sent twice.
+Each thread gets its own connection; several gunicorn workers share the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from novalgo.domain.money import plain
+from novalgo.domain import statuses
+from novalgo.domain.alerts import Alert
+from novalgo.domain.decision import OrderLeg
+from novalgo.sqlite import ThreadConnections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    received_at REAL NOT NULL,
+    body_hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    source_ip TEXT,
+    action TEXT, symbol TEXT, timeframe TEXT, timeframe_minutes INTEGER, price TEXT,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    row_timeframe TEXT, row_minutes INTEGER, amount TEXT,
+    plan_status TEXT, plan_reason TEXT,
+    duplicate_of TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    in_activity INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    started_at REAL, finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts(status, seq);
+CREATE INDEX IF NOT EXISTS alerts_by_hash ON alerts(body_hash, received_at);
+CREATE INDEX IF NOT EXISTS alerts_by_symbol ON alerts(symbol, seq);
+CREATE INDEX IF NOT EXISTS alerts_for_activity ON alerts(finished_at) WHERE in_activity = 0;
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL REFERENCES alerts(id),
+    leg INTEGER NOT NULL,
+    purpose TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+    qty TEXT, notional TEXT, price_hint TEXT,
+    state TEXT NOT NULL,
+    broker_order_id TEXT, filled_qty TEXT, filled_avg_price TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_alert ON orders(alert_id, leg);
+CREATE INDEX IF NOT EXISTS orders_by_symbol ON orders(symbol, state);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+# Order states in the journal: the broker's normalised states plus our own.
+PLANNED = "planned"  # decided, not yet sent
+SENDING = "sending"  # handed to the broker; if we crash here, look it up by client_order_id
+SUPERSEDED = "superseded"  # never sent: a newer alert for the symbol decided otherwise
+VOID = "void"  # never sent: the alert expired first
+OPEN_AT_BROKER = ("sending", "pending", "partially_filled")
+
+
+def client_order_id(alert_id: str, leg: int) -> str:
+    """The broker-side idempotency key of one leg: the same alert and leg always give the same id."""
+    return f"nva-{alert_id}-{leg}"
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+class Journal:
+    def __init__(self, path: Path, sync: str = "full", clock=time.time, checkpoints: bool = True):
+        """``checkpoints=False`` for the request path: WAL checkpoints then run in the background
+        (the leader commits every second), never inside a webhook's answer."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        # FULL: a 202 means the alert survives a power cut, not only a crash.
+        pragmas = [f"synchronous={'FULL' if sync == 'full' else 'NORMAL'}"]
+        if not checkpoints:
+            pragmas.append("wal_autocheckpoint=0")
+        self._connections = ThreadConnections(self.path, *pragmas)
+        self._connections.prepare(SCHEMA)
+
+    # -- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        return self._connections.get()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._connections.close()
+
+    # -- the request path: one transaction per alert ----------------------------------
+
+    def add(self, alert: Alert, stored_body: str, source_ip: str | None, dedupe_window: float) -> tuple[str, str, str | None]:
+        """Record an accepted alert. Returns (alert id, status, id of the alert it duplicates).
+
+        An identical body within ``dedupe_window`` seconds whose alert is still in flight is
+        recorded as DUPLICATE and not traded (TradingView re-delivers on slow answers). Once the
+        first has been handled, a repeat goes through the decision table, which is idempotent.
+        """
+        now = self.clock()
+        digest = body_hash(stored_body)
+        alert_id = secrets.token_hex(8)
+        with self._tx() as db:
+            original = db.execute(
+                "SELECT id FROM alerts WHERE body_hash=? AND received_at>=? AND status IN (?,?) "
+                "ORDER BY seq LIMIT 1",
+                (digest, now - dedupe_window, statuses.QUEUED, statuses.PROCESSING),
+            ).fetchone() if dedupe_window > 0 else None
+            status = statuses.DUPLICATE if original else statuses.QUEUED
+            db.execute(
+                "INSERT INTO alerts (id, received_at, body_hash, body, source_ip, action, symbol, timeframe, "
+                "timeframe_minutes, price, status, reason, duplicate_of, finished_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (alert_id, now, digest, stored_body, source_ip, alert.action, alert.symbol, alert.timeframe,
+                 alert.timeframe_minutes, _text(alert.price), status,
+                 f"same body as alert {original['id']}" if original else "",
+                 original["id"] if original else None, now if original else None),
+            )
+        return alert_id, status, original["id"] if original else None
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
+        return self._with_orders([row])[0] if row else None
+
+    def status_of(self, alert_id: str) -> str | None:
+        row = self._db().execute("SELECT status FROM alerts WHERE id=?", (alert_id,)).fetchone()
+        return row["status"] if row else None
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._db().execute("SELECT * FROM alerts ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return self._with_orders(rows)
+
+    def not_in_activity(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Settled alerts not yet written to the Activity tab, in the order they settled."""
+        rows = self._db().execute(
+            "SELECT * FROM alerts WHERE in_activity=0 AND finished_at IS NOT NULL ORDER BY finished_at, seq LIMIT ?",
+            (limit,)).fetchall()
+        return self._with_orders(rows)
+
+    def mark_in_activity(self, alert_ids: Sequence[str]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE alerts SET in_activity=1 WHERE id=?", [(i,) for i in alert_ids])
+
+    def _with_orders(self, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+        records = []
+        for row in rows:
+            record = dict(row)
+            record["orders"] = [dict(o) for o in self._db().execute(
+                "SELECT * FROM orders WHERE alert_id=? ORDER BY leg", (row["id"],))]
+            records.append(record)
+        return records
+
+    def queued(self) -> list[sqlite3.Row]:
+        """Alerts waiting for the executor, oldest first (including those told to wait a while)."""
+        return self._db().execute(
+            "SELECT seq, id, symbol, not_before FROM alerts WHERE status=? ORDER BY seq LIMIT 1000",
+            (statuses.QUEUED,),
+        ).fetchall()
+
+    def queue_depth(self) -> int:
+        return self._db().execute(
+            "SELECT COUNT(*) FROM alerts WHERE status IN (?,?)", (statuses.QUEUED, statuses.PROCESSING)
+        ).fetchone()[0]
+
+    def orders_for(self, alert_id: str) -> list[dict[str, Any]]:
+        return [dict(o) for o in self._db().execute(
+            "SELECT * FROM orders WHERE alert_id=? ORDER BY leg", (alert_id,))]
+
+    def open_orders(self, symbol: str | None = None, exclude_alert: str | None = None) -> list[dict[str, Any]]:
+        """Our orders the broker may still fill (sent, not final)."""
+        query = f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))})"
+        args: list[Any] = list(OPEN_AT_BROKER)
+        if symbol is not None:
+            query += " AND symbol=?"
+            args.append(symbol)
+        if exclude_alert is not None:
+            query += " AND alert_id<>?"
+            args.append(exclude_alert)
+        return [dict(o) for o in self._db().execute(query, args)]
+
+    def alerts_waiting_on_broker(self) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT * FROM alerts WHERE status=? ORDER BY seq", (statuses.ORDER_SUBMITTED,)).fetchall()
+        return self._with_orders(rows)
+
+    def rows_for_orders(self, client_order_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """client_order_id → (symbol, Time Frame) of the Config row whose alert placed it."""
+        ids = list(client_order_ids)
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._db().execute(
+                f"SELECT o.client_order_id, a.symbol, a.row_timeframe FROM orders o JOIN alerts a ON a.id=o.alert_id "
+                f"WHERE o.client_order_id IN ({','.join('?' * len(chunk))})", chunk):
+                if row["row_timeframe"]:
+                    found[row["client_order_id"]] = (row["symbol"], row["row_timeframe"])
+        return found
+
+    def latest_row_statuses(self, since: float) -> list[tuple[str, int, str, float]]:
+        """The newest sheet status per Config row among alerts settled since a time."""
+        rows = self._db().execute(
+            "SELECT symbol, row_minutes, status, finished_at FROM alerts WHERE row_minutes IS NOT NULL "
+            "AND finished_at>=? ORDER BY seq", (since,)).fetchall()
+        latest: dict[tuple[str, int], tuple[str, int, str, float]] = {}
+        for row in rows:
+            if row["status"] in statuses.SHEET_STATUSES:
+                latest[(row["symbol"], row["row_minutes"])] = (row["symbol"], row["row_minutes"], row["status"], row["finished_at"])
+        for row in self._db().execute(
+                "SELECT symbol, row_minutes, status, started_at FROM alerts WHERE status=? AND row_minutes IS NOT NULL",
+                (statuses.ORDER_SUBMITTED,)):
+            latest[(row["symbol"], row["row_minutes"])] = (row["symbol"], row["row_minutes"], row["status"], row["started_at"])
+        return list(latest.values())
+
+    # -- the executor's writes ---------------------------------------------------------
+
+    def claim(self, alert_id: str) -> bool:
+        """QUEUED → PROCESSING; False if someone else took it or it is no longer queued."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE alerts SET status=?, started_at=COALESCE(started_at, ?), attempts=attempts+1 "
+                "WHERE id=? AND status=?",
+                (statuses.PROCESSING, self.clock(), alert_id, statuses.QUEUED))
+        return cursor.rowcount == 1
+
+    def requeue(self, alert_id: str, reason: str = "", delay: float = 0.0) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET status=?, reason=?, not_before=? WHERE id=?",
+                       (statuses.QUEUED, reason, self.clock() + delay, alert_id))
+
+    def resume_interrupted(self) -> int:
+        """After a crash or a leader change: alerts left PROCESSING go back to the queue."""
+        with self._tx() as db:
+            cursor = db.execute("UPDATE alerts SET status=? WHERE status=?", (statuses.QUEUED, statuses.PROCESSING))
+        return cursor.rowcount
+
+    def set_row(self, alert_id: str, row_timeframe: str, row_minutes: int, amount: Decimal) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET row_timeframe=?, row_minutes=?, amount=? WHERE id=?",
+                       (row_timeframe, row_minutes, _text(amount), alert_id))
+
+    def plan(self, alert_id: str, symbol: str, legs: Sequence[OrderLeg], price_hint: Decimal | None,
+             plan_status: str, plan_reason: str) -> list[str]:
+        """Write the legs as PLANNED orders (intent before action); returns their client ids."""
+        now = self.clock()
+        with self._tx() as db:
+            first = db.execute("SELECT COALESCE(MAX(leg), -1) + 1 FROM orders WHERE alert_id=?", (alert_id,)).fetchone()[0]
+            ids = []
+            for offset, leg in enumerate(legs):
+                cid = client_order_id(alert_id, first + offset)
+                ids.append(cid)
+                db.execute(
+                    "INSERT INTO orders (client_order_id, alert_id, leg, purpose, symbol, side, qty, notional, "
+                    "price_hint, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cid, alert_id, first + offset, leg.purpose, symbol, leg.side, _text(leg.qty),
+                     _text(leg.notional), _text(price_hint), PLANNED, now, now))
+            db.execute("UPDATE alerts SET plan_status=?, plan_reason=? WHERE id=?", (plan_status, plan_reason, alert_id))
+        return ids
+
+    def update_order(self, cid: str, **changes: Any) -> None:
+        changes = {k: _text(v) for k, v in changes.items()}
+        changes["updated_at"] = self.clock()
+        assignments = ", ".join(f"{key}=?" for key in changes)
+        with self._tx() as db:
+            db.execute(f"UPDATE orders SET {assignments} WHERE client_order_id=?", (*changes.values(), cid))
+
+    def drop_unsent(self, symbol: str, exclude_alert: str, state: str) -> list[str]:
+        """Mark other alerts' never-sent legs on a symbol SUPERSEDED or VOID; returns their alert ids."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT DISTINCT alert_id FROM orders WHERE symbol=? AND state=? AND alert_id<>?",
+                (symbol, PLANNED, exclude_alert)).fetchall()
+            db.execute("UPDATE orders SET state=?, updated_at=? WHERE symbol=? AND state=? AND alert_id<>?",
+                       (state, self.clock(), symbol, PLANNED, exclude_alert))
+        return [row["alert_id"] for row in rows]
+
+    def set_status(self, alert_id: str, status: str, reason: str = "") -> None:
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET status=?, reason=? WHERE id=?", (status, reason, alert_id))
+
+    def finish(self, alert_id: str, status: str, reason: str = "") -> None:
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET status=?, reason=?, finished_at=? WHERE id=?",
+                       (status, reason, self.clock(), alert_id))
+
+    # -- meta: heartbeat and cursors --------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                       (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def beat(self) -> None:
+        self.set_meta("executor_heartbeat", f"{self.clock():.3f}")
+
+    def heartbeat(self) -> float | None:
+        value = self.get_meta("executor_heartbeat")
+        return float(value) if value else None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, Decimal):
+        return plain(value)
+    return None if value is None else str(value)

@@ -1,0 +1,88 @@
+"""Wiring: the journal, broker, sheet, executor and the leader's loops, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from novalgo.broker.base import Broker
+from novalgo.engine.activity import ActivityAppender
+from novalgo.engine.executor import Executor
+from novalgo.engine.journal import Journal
+from novalgo.engine.performance import PerformanceUpdater
+from novalgo.settings import Settings
+from novalgo.sheet.base import SheetBackend
+from novalgo.sheet.cache import ConfigCache
+from novalgo.sheet.status_writer import StatusWriter
+
+JOURNAL_FILE = "journal.sqlite3"
+SNAPSHOT_FILE = "config_snapshot.json"
+LEADER_FILE = "leader.lock"
+TRACK_EVERY = 2.0  # seconds between batched reads of orders still open at the broker
+# Activity appends share the sheet's write budget with status flushes: a batch every few
+# seconds locally, every 15 s on Google (4 writes a minute at most).
+ACTIVITY_EVERY = {"local": 2.0, "google": 15.0}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    journal: Journal  # the request path's: durable on every commit, never checkpoints
+    work_journal: Journal  # the background's: same file, tuned for many small updates
+    broker: Broker
+    sheet: SheetBackend
+    config: ConfigCache
+    writer: StatusWriter
+    executor: Executor
+    performance: PerformanceUpdater
+
+
+def make_broker(settings: Settings) -> Broker:
+    """Alpaca when its keys are set, else the simulated broker in the data dir."""
+    if settings.broker_kind == "alpaca":
+        from novalgo.broker.alpaca import AlpacaBroker
+
+        return AlpacaBroker.from_settings(settings)
+    from novalgo.broker.simulated import SimulatedBroker
+
+    return SimulatedBroker(settings.data_dir)
+
+
+def make_sheet_backend(settings: Settings) -> SheetBackend:
+    """The Google Sheet when one is set, else CSV files in the data dir."""
+    if settings.sheet_kind == "google":
+        from novalgo.sheet.google import GoogleSheetBackend
+
+        return GoogleSheetBackend.from_settings(settings)
+    from novalgo.sheet.local import LocalSheetBackend
+
+    return LocalSheetBackend.from_settings(settings)
+
+
+def build_services(settings: Settings, broker: Broker | None = None, sheet: SheetBackend | None = None) -> Services:
+    """Everything one process needs; adapters may be injected (tests, benchmarks)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(settings.data_dir / JOURNAL_FILE, sync=settings.journal_sync, checkpoints=False)
+    # The executor's own writes may skip the fsync: each is either re-derived on resume or
+    # guarded by the broker's client_order_id check, so a power cut cannot turn one into a
+    # second order. Only the alert itself (the request path) must be on disk before the 202.
+    work_journal = Journal(settings.data_dir / JOURNAL_FILE, sync="normal")
+    broker = broker or make_broker(settings)
+    sheet = sheet or make_sheet_backend(settings)
+    ttl = settings.config_ttl if sheet.kind == "google" else min(settings.config_ttl, 2.0)
+    config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE,
+                         refresh_in_background=sheet.kind == "google")
+    writer = StatusWriter(sheet, settings.timezone)
+    executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
+                        skip_outside_hours=settings.outside_hours == "skip")
+    performance = PerformanceUpdater(broker, sheet, work_journal, settings)
+    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance)
+
+
+def leader_loops(services: Services) -> list[tuple[str, float, object]]:
+    """(thread name, seconds between runs, callable): every timed loop the leader runs."""
+    appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
+    return [
+        ("novalgo-tracker", TRACK_EVERY, services.executor.track),
+        ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),
+        ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
+    ]

@@ -1,0 +1,21 @@
+"""The analytics tests' fixture: a clean environment with the data dir in a scratch folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.analytics import PREFIXES
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch) -> Path:
+    """A clean environment: no stray settings, no .env, the data dir in tmp_path."""
+    for name in list(os.environ):
+        if name.startswith(PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NOVALGO_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
