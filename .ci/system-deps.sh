@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages the deployment checks in tests/test_deploy*.py need: systemd-analyze
+# System packages the deployment checks in tests/deploy/ need: systemd-analyze
 # (package systemd) for the unit, nginx for `nginx -t`, shellcheck for deploy/install.sh,
 # openssl for the self-signed test certificate. Called by .ci/run before `make test`.
 # Skips cleanly when everything is present or when not root; those tests then skip with

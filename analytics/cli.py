@@ -117,7 +117,7 @@ def _gather(run: Run, now: datetime, trades: bool, benchmark: bool) -> Snapshot:
         start = sources.period_start(period, today)
     snap = Snapshot(as_of=now, period=period, start=start, source="files", benchmark_symbol=run.config.benchmark_symbol)
     if not run.offline:
-        from novalgo.adapters import make_broker
+        from novalgo.engine.services import make_broker
 
         broker = make_broker(run.settings)
         snap.source = f"{broker.kind} ({broker.mode})" if broker.kind != "simulated" else "simulated"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping
 
 from novalgo.errors import SettingsError
-from novalgo.settings import Settings, _merged_env, _Reader
+from novalgo.settings import EnvReader, Settings, merged_env
 
 CHANNELS = ("email", "sms", "slack")
 
@@ -92,7 +92,7 @@ class AnalyticsSettings:
     @classmethod
     def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> "AnalyticsSettings":
         """Read and validate the analytics settings; raise SettingsError listing all problems."""
-        r = _Reader(_merged_env(environ, dotenv))
+        r = EnvReader(merged_env(environ, dotenv))
         data = settings.data_dir
         values = dict(
             export_dir=Path(r.text("NOVALGO_EXPORT_DIR") or data / "exports"),

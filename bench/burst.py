@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from novalgo.domain import statuses  # noqa: E402
-from tests.e2e_support import SHEET_ID, Fakes, RealService  # noqa: E402
-from tests.test_e2e_gunicorn import SECRET  # noqa: E402
+from tests.support.e2e import SECRET, SHEET_ID, Fakes, RealService  # noqa: E402
 
 SHEETS_LATENCY = 0.300
 ALPACA_LATENCY = 0.080

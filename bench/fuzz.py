@@ -2,7 +2,7 @@
 
 The service runs as deployed (``novalgo serve``: deploy/gunicorn.conf.py, 2 workers, the leader
 trading on the simulated broker). Requests come from the strategies the test suite uses
-(tests/fuzz_bodies.py): random bytes, unicode, JSON objects with the alert keys and junk
+(tests/support/fuzz_bodies.py): random bytes, unicode, JSON objects with the alert keys and junk
 values, huge numbers, deep nesting, text lines, right and wrong secrets, odd paths and
 content types. Prints the count per status code, the 5xx count (goal 0) and the orders the
 broker received for bodies that were refused (goal 0).
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
-from tests.fuzz_bodies import FuzzRequest, requests_  # noqa: E402
-from tests.running_service import RunningService  # noqa: E402
+from tests.support.fuzz_bodies import FuzzRequest, requests_  # noqa: E402
+from tests.support.running_service import RunningService  # noqa: E402
 
 SECRET = "bench-fuzz-secret"
 GUNICORN_DRAIN = 64 * 1024

@@ -84,7 +84,7 @@ def time_pandas_process(path: Path) -> Timing:
 
 def path_taken(path: Path) -> str:
     """Which path ``novalgo pnl`` takes for this file (the choice depends on the file only)."""
-    from novalgo.pnl_cli import fast_report
+    from novalgo.cli.pnl import fast_report
 
     if fast_report(path) is not None:
         return "fast: pandas-read exact integer columns, FIFO in numpy"
@@ -96,8 +96,8 @@ def where_time_goes(path: Path, runs: int) -> list[tuple[str, float]]:
     import gc
 
     from novalgo.domain.fifo_fast import match_fifo_columns
-    from novalgo.pnl_cli import as_json
-    from novalgo.pnl_columns import read_fill_columns
+    from novalgo.cli.pnl import as_json
+    from novalgo.cli.pnl_columns import read_fill_columns
 
     def stages() -> tuple[float, float, float]:
         gc.disable()  # as the command does

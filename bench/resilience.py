@@ -36,7 +36,7 @@ import requests  # noqa: E402
 
 from novalgo.domain import statuses  # noqa: E402
 from tests.fakes.alpaca_server import Fault, FakeAlpaca  # noqa: E402
-from tests.running_service import RunningService, write_local_config, write_service_account  # noqa: E402
+from tests.support.running_service import RunningService, write_local_config, write_service_account  # noqa: E402
 
 SECRET = "bench-resilience-secret"
 FINAL = tuple(statuses.FINAL)
@@ -218,7 +218,7 @@ def sheet_statuses(fake, symbols: list[str]) -> dict[str, str]:
 
 
 def expected_statuses(service: RunningService) -> dict[str, str]:
-    from novalgo.journal import Journal
+    from novalgo.engine.journal import Journal
 
     journal = Journal(service.data_dir / "journal.sqlite3", sync="normal")
     try:

@@ -25,6 +25,14 @@ class RetryableError(NovalgoError):
     """An outside system failed in a way that is safe to retry (timeout, 429, 5xx)."""
 
 
+class CredentialsRejected(RetryableError):
+    """The outside system refused our keys (401/403): not the order's fault; the operator fixes the keys."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
+
+
 class AmbiguousOrderError(RetryableError):
     """We do not know whether the broker placed the order: look it up by client_order_id."""
 

@@ -96,8 +96,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> "Settings":
         """Read and validate every setting; raise SettingsError listing all problems."""
-        env = _merged_env(environ, dotenv)
-        reader = _Reader(env)
+        env = merged_env(environ, dotenv)
+        reader = EnvReader(env)
         data_dir = Path(reader.text("NOVALGO_DATA_DIR", "data"))
         values = dict(
             webhook_secret=reader.text("NOVALGO_WEBHOOK_SECRET") or _read_secret_file(data_dir / SECRET_FILE_NAME),
@@ -172,7 +172,8 @@ def _read_secret_file(path: Path) -> str | None:
         return None
 
 
-def _merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[str, str]:
+def merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[str, str]:
+    """The environment over a ``.env`` file's values (the file fills in what the environment lacks)."""
     env: dict[str, str] = {}
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
@@ -182,7 +183,7 @@ def _merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[
     return env
 
 
-class _Reader:
+class EnvReader:
     """Reads typed values from an environment, collecting problems instead of raising."""
 
     def __init__(self, env: Mapping[str, str]):

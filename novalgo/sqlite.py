@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,8 +14,27 @@ class ThreadConnections:
 
     def __init__(self, path: Path, *pragmas: str):
         self.path = Path(path)
-        self.pragmas = ("journal_mode=WAL", "busy_timeout=30000") + pragmas
+        self.pragmas = ("busy_timeout=30000",) + pragmas
         self._local = threading.local()
+
+    def prepare(self, schema: str) -> None:
+        """Put the file in WAL mode and create its schema, one process at a time.
+
+        Several gunicorn workers open a fresh data dir at once. Switching a new file to WAL
+        needs an exclusive lock that SQLite may refuse at once with "database is locked"
+        (its busy timeout does not cover that step) while another process creates the
+        schema; an advisory lock beside the file lines the processes up instead. WAL mode
+        is kept in the file, so later connections need not ask for it.
+        """
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            db = self.get()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(schema)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def get(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
 
 from novalgo.settings import Settings
-
-SECRET = "test-webhook-secret"
+from tests.support.alerts import SECRET
 
 
 @pytest.fixture
@@ -34,26 +31,3 @@ def client(app):
 @pytest.fixture
 def services(app):
     return app.extensions["novalgo"]
-
-
-def alert_body(action: str, symbol: str = "AAPL", timeframe: str | None = "15", price=None, **extra) -> str:
-    body = {"action": action, "symbol": symbol, "secret": SECRET, **extra}
-    if timeframe is not None:
-        body["timeframe"] = timeframe
-    if price is not None:
-        body["price"] = price
-    return json.dumps(body)
-
-
-def run_queue(services, limit: int = 1000) -> list[str]:
-    """Process queued alerts in arrival order, as the leader's dispatcher would; returns their statuses."""
-    done = []
-    for _ in range(limit):
-        queued = [row for row in services.journal.queued() if row["not_before"] <= time.time()]
-        if not queued:
-            break
-        row = queued[0]
-        assert services.journal.claim(row["id"])
-        done.append(services.executor.process(row["id"]))
-    services.writer.flush()
-    return done

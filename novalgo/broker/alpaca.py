@@ -35,7 +35,7 @@ from novalgo.broker.base import (
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.domain.symbols import is_crypto, normalize_symbol
-from novalgo.errors import AmbiguousOrderError, OrderRejected, RetryableError
+from novalgo.errors import AmbiguousOrderError, CredentialsRejected, OrderRejected, RetryableError
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
@@ -115,7 +115,8 @@ class AlpacaBroker:
         raw = self._call(self._trading.get_account, what="read the account")
         account = Account(mode=self.mode, status=_text(raw.status), cash=_dec(raw.cash) or ZERO,
                           equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
-                          shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD")
+                          shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD",
+                          trading_blocked=bool(raw.trading_blocked or raw.account_blocked))
         self._account = (now, account)
         return account
 
@@ -156,6 +157,9 @@ class AlpacaBroker:
                                 what=f"read the {symbol} price")
         trade = trades.get(symbol) if isinstance(trades, dict) else None
         return _dec(trade.price) if trade is not None else None
+
+    def observe_price(self, symbol: str, price: Decimal) -> None:
+        """Alpaca prices come from its own market data, never from an alert."""
 
     def market_open(self) -> bool:
         now = self._clock()
@@ -275,7 +279,8 @@ class AlpacaBroker:
                 raise _NotFound() from e
             if answer.status == 401 or (answer.status == 403 and "forbidden" in answer.message.lower()):
                 # Not the order's fault: the operator fixes the keys (`novalgo check` says how).
-                raise RetryableError(f"Alpaca rejected the API keys ({answer.status}) trying to {what}") from e
+                raise CredentialsRejected(f"Alpaca rejected the API keys ({answer.status}) trying to {what}",
+                                          answer.status) from e
             if answer.status is None or answer.status == 429 or answer.status >= 500:
                 raise RetryableError(f"Alpaca failed to {what} ({answer.status}): {answer.message}") from e
             raise OrderRejected(rejection_reason(answer, what)) from e
@@ -416,33 +421,23 @@ def account_report(settings, broker: AlpacaBroker | None = None) -> tuple[list[s
     broker = broker or AlpacaBroker.from_settings(settings, sdk_retries=0)
     where = broker.base_url or ("the live API" if settings.live else "the paper API")
     try:
-        raw = broker._trading.get_account()
-    except APIError as e:
-        answer = read_error(e)
-        if answer.status in (401, 403):
-            return [], [f"Alpaca rejected the API keys ({answer.status}): check APCA_API_KEY_ID/APCA_API_SECRET_KEY "
-                        f"and whether they are paper or live keys (NOVALGO_LIVE={'true' if settings.live else 'false'})"]
-        return [], [f"Alpaca answered {answer.status} reading the account: {answer.message}"]
-    except requests.RequestException as e:
-        return [], [f"could not reach Alpaca at {where}: {e.__class__.__name__}"]
+        account = broker.account()
+    except CredentialsRejected as e:
+        return [], [f"Alpaca rejected the API keys ({e.status}): check APCA_API_KEY_ID/APCA_API_SECRET_KEY "
+                    f"and whether they are paper or live keys (NOVALGO_LIVE={'true' if settings.live else 'false'})"]
+    except (RetryableError, OrderRejected) as e:
+        return [], [f"{e} (at {where})"]
     ok, problems = [], []
-    status = _text(raw.status)
-    ok.append(f"Alpaca {broker.mode} account ({where}): status {status}")
-    ok.append(f"buying power ${_dec(raw.buying_power) or ZERO:,.2f}, cash ${_dec(raw.cash) or ZERO:,.2f}, "
-              f"equity ${_dec(raw.equity) or ZERO:,.2f}")
-    ok.append("shorting enabled" if raw.shorting_enabled
+    ok.append(f"Alpaca {account.mode} account ({where}): status {account.status}")
+    ok.append(f"buying power ${account.buying_power:,.2f}, cash ${account.cash:,.2f}, equity ${account.equity:,.2f}")
+    ok.append("shorting enabled" if account.shorting_enabled
               else "shorting disabled: SELL alerts that would open a short will be FAILED")
-    if status != "ACTIVE":
-        problems.append(f"the Alpaca account is {status}, not ACTIVE: it cannot trade")
-    if raw.trading_blocked or raw.account_blocked:
+    if account.status != "ACTIVE":
+        problems.append(f"the Alpaca account is {account.status}, not ACTIVE: it cannot trade")
+    if account.trading_blocked:
         problems.append("trading is blocked on the Alpaca account (see the Alpaca dashboard)")
     try:
         broker.latest_price("SPY")
     except (RetryableError, OrderRejected) as e:
         problems.append(f"Alpaca market data (IEX feed) is not available: {e}")
     return ok, problems
-
-
-def check_account(settings, broker: AlpacaBroker | None = None) -> list[str]:
-    """Problems with the Alpaca account as sentences; empty when it is ready to trade."""
-    return account_report(settings, broker)[1]

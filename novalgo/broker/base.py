@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, Sequence
 
-from novalgo.domain.money import plain  # noqa: F401  (re-exported: adapters format with it)
+from novalgo.domain.fifo import Fill  # noqa: F401  (a fill is the domain's; brokers report them)
 
 ZERO = Decimal(0)
 
@@ -52,6 +52,7 @@ class Account:
     buying_power: Decimal
     shorting_enabled: bool = True
     currency: str = "USD"
+    trading_blocked: bool = False  # the broker's account or trading block: nothing can trade
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,6 @@ class OrderState:
         return self.status in ORDER_FINAL
 
 
-@dataclass(frozen=True)
-class Fill:
-    time: datetime  # timezone-aware
-    symbol: str
-    side: str  # buy | sell
-    qty: Decimal
-    price: Decimal
-    order_id: str  # the broker's order id: fills sharing it are one order
-    client_order_id: str | None = None
-
-
 class Broker(Protocol):
     kind: str  # "alpaca" | "simulated"
     mode: str  # "paper" | "live" | "simulated"
@@ -116,6 +106,9 @@ class Broker(Protocol):
         """Trading properties; raises OrderRejected for a symbol the broker does not trade."""
 
     def latest_price(self, symbol: str) -> Decimal | None: ...
+
+    def observe_price(self, symbol: str, price: Decimal) -> None:
+        """An alert's price for the symbol: the simulator marks to it; a real broker ignores it."""
 
     def market_open(self) -> bool: ...
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 from novalgo.broker.base import (
-    CANCELED, FILLED, REJECTED, ZERO, Account, plain, AssetInfo, Fill, OrderRequest, OrderState, Position,
+    CANCELED, FILLED, REJECTED, ZERO, Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
 )
+from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.sqlite import ThreadConnections
 
@@ -51,9 +52,8 @@ class SimulatedBroker:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._connections = ThreadConnections(self.path)
-        db = self._db()
-        db.executescript(SCHEMA)
-        db.execute("INSERT OR IGNORE INTO cash (id, amount) VALUES (1, ?)", (str(starting_cash),))
+        self._connections.prepare(SCHEMA)
+        self._db().execute("INSERT OR IGNORE INTO cash (id, amount) VALUES (1, ?)", (str(starting_cash),))
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()

@@ -14,8 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Hashable, Iterable
 
-from novalgo.broker.base import Fill
-
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 LONG = "long"
@@ -25,6 +23,19 @@ TOTAL = "TOTAL"
 # What the matching loop reads: (key, symbol, time, is_buy, qty, price, order_id, tag).
 # Callers with their own input (the CSV reader) build these directly and skip Fill objects.
 FillRow = tuple[Hashable, str, datetime, bool, Decimal, Decimal, str, "str | None"]
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution as the broker reports it."""
+
+    time: datetime  # timezone-aware
+    symbol: str
+    side: str  # buy | sell
+    qty: Decimal
+    price: Decimal
+    order_id: str  # the broker's order id: fills sharing it are one order
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True)

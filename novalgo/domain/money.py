@@ -12,6 +12,11 @@ def plain(value: Decimal | None) -> str | None:
     return None if value is None else format((Decimal(value) + 0).normalize(), "f")
 
 
+def json_number(value: Decimal) -> int | float:
+    """An amount for a JSON answer: ``5000`` when whole, ``2500.5`` otherwise."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def cents(value: Decimal) -> Decimal:
     """Rounded half up to the cent, as statements do."""
     return Decimal(value).quantize(CENT, ROUND_HALF_UP)

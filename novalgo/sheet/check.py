@@ -41,13 +41,12 @@ def check_sheet(settings: Settings) -> tuple[list[str], list[str]]:
 def _check_local(settings: Settings) -> tuple[list[str], list[str]]:
     from novalgo.sheet.local import LocalSheetBackend
 
-    folder = settings.data_dir / "sheet"
     try:
-        values = LocalSheetBackend(folder, settings.config_tab, settings.performance_tab,
-                                   settings.activity_tab).read_config()
+        backend = LocalSheetBackend.from_settings(settings)
+        values = backend.read_config()
     except (SheetUnavailable, OSError) as e:
-        return [], [f"cannot read the local sheet in {folder}: {e}"]
-    return _report(values, f"no NOVALGO_SHEET_ID: using the CSV sheet in {folder}", settings.config_tab)
+        return [], [f"cannot read the local sheet in {settings.data_dir / 'sheet'}: {e}"]
+    return _report(values, f"no NOVALGO_SHEET_ID: using the CSV sheet in {backend.folder}", settings.config_tab)
 
 
 def _report(values: list[list[str]], opened: str, tab: str) -> tuple[list[str], list[str]]:

@@ -24,7 +24,7 @@ from novalgo.errors import SettingsError, SheetUnavailable
 from novalgo.settings import Settings
 from novalgo.sheet.base import StatusUpdate
 from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy, SheetsHTTPClient
-from novalgo.sheet.layout import activity_headers
+from novalgo.sheet.layout import ACTIVITY_HEADERS
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 UNFORMATTED = "UNFORMATTED_VALUE"
@@ -132,7 +132,7 @@ class GoogleSheetBackend:
             return
         with self._lock:
             (grid_rows, grid_columns), values = self.read_tab(self.activity_tab, FORMATTED)
-            header = values[0] if values else list(activity_headers())
+            header = values[0] if values else list(ACTIVITY_HEADERS)
             old = values[1:]
             new = [[str(cell) for cell in row] for row in rows]
             combined = old + new

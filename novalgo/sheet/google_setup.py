@@ -12,8 +12,8 @@ from typing import Any
 
 from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
 from novalgo.sheet.google import GoogleSheetBackend, quoted
-from novalgo.sheet.layout import (PERFORMANCE_HEADERS, PROTECTION_NOTE, STATUS_COLOURS, TIMEFRAME_CHOICES,
-                                  activity_headers)
+from novalgo.sheet.layout import (ACTIVITY_HEADERS, PERFORMANCE_HEADERS, PROTECTION_NOTE, STATUS_COLOURS,
+                                  TIMEFRAME_CHOICES)
 
 CHECKBOX = {"type": "BOOLEAN"}
 TIMEFRAME_LIST = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in TIMEFRAME_CHOICES]}
@@ -35,7 +35,7 @@ def prepare_google_sheet(backend: GoogleSheetBackend) -> list[str]:
     headers: list[dict] = []
     _config(sheets[backend.config_tab], backend.config_tab, requests, headers, changes)
     _bot_tab(sheets[backend.performance_tab], backend.performance_tab, PERFORMANCE_HEADERS, requests, headers, changes)
-    _bot_tab(sheets[backend.activity_tab], backend.activity_tab, activity_headers(), requests, headers, changes)
+    _bot_tab(sheets[backend.activity_tab], backend.activity_tab, ACTIVITY_HEADERS, requests, headers, changes)
     if requests:
         backend.batch_update(requests)
     if headers:

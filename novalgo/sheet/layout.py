@@ -1,8 +1,14 @@
-"""How the tabs should look to a trader: dropdowns, checkboxes and colours `novalgo sheet init` sets up."""
+"""How the tabs look to a trader: every tab's headers, the sheet's time format, and the
+dropdowns, checkboxes and colours `novalgo sheet init` sets up."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from novalgo.domain import statuses
+
+# Every time NovAlgo writes into the sheet (Last Updated, Activity, Performance) reads alike.
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 
 # The choices offered in the Time Frame dropdown (other values stay allowed, with a warning).
 TIMEFRAME_CHOICES = ("1 Min", "5 Min", "15 Min", "30 Min", "45 Min", "1 Hour", "4 Hour", "1 Day")
@@ -27,12 +33,14 @@ STATUS_COLOURS = (
 
 PERFORMANCE_HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trades", "win_rate", "total_pnl",
                        "avg_pnl_per_trade", "best_trade", "worst_trade", "last_updated")
+# Under the per-symbol rows, the same figures for each Config row (symbol and Time Frame).
+BREAKDOWN_HEADERS = ("symbol", "Time Frame", "total_trades", "winning_trades", "losing_trades", "win_rate",
+                     "total_pnl", "avg_pnl_per_trade", "best_trade", "worst_trade")
+ACTIVITY_HEADERS = ("time", "symbol", "timeframe", "action", "status", "reason", "qty", "fill price", "latency ms")
 
 PROTECTION_NOTE = "Written by NovAlgo: edits here are overwritten"
 
 
-def activity_headers() -> tuple[str, ...]:
-    """The Activity tab's header row, as the service writes its rows."""
-    from novalgo.activity import ACTIVITY_HEADERS
-
-    return tuple(ACTIVITY_HEADERS)
+def sheet_time(moment: datetime, zone: tzinfo | None = None) -> str:
+    """``2026-12-02 07:30:00 PST``: a moment as the sheet shows it, in ``zone`` when given."""
+    return (moment.astimezone(zone) if zone else moment).strftime(STAMP_FORMAT)

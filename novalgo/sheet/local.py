@@ -18,6 +18,7 @@ from typing import Sequence
 from novalgo.domain.config_rows import CONFIG_HEADERS, STATUS, UPDATED, RowKey, header_index, status_cells
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import StatusUpdate
+from novalgo.sheet.layout import ACTIVITY_HEADERS
 
 DEFAULT_CONFIG = (
     ("AAPL", "5000", "TRUE", "15 Min"),
@@ -43,6 +44,11 @@ class LocalSheetBackend:
             rows = [list(CONFIG_HEADERS)] + [list(row) + ["", ""] for row in DEFAULT_CONFIG]
             _write_atomic(self.config_path, rows)
 
+    @classmethod
+    def from_settings(cls, settings) -> "LocalSheetBackend":
+        """The CSV sheet in ``data_dir/sheet``, with the configured tab names."""
+        return cls(settings.data_dir / "sheet", settings.config_tab, settings.performance_tab, settings.activity_tab)
+
     def read_config(self) -> list[list[str]]:
         return _read(self.config_path)
 
@@ -64,8 +70,6 @@ class LocalSheetBackend:
         _write_atomic(self.performance_path, values)
 
     def append_activity(self, rows: Sequence[Sequence[str]], keep: int) -> None:
-        from novalgo.activity import ACTIVITY_HEADERS
-
         with self._lock:
             existing = _read(self.activity_path) if self.activity_path.exists() else []
             body = existing[1:] + [list(r) for r in rows]

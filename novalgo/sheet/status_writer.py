@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from novalgo.domain.config_rows import RowKey
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import SheetBackend
+from novalgo.sheet.layout import sheet_time
 
 log = logging.getLogger(__name__)
-STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 MAX_BACKOFF = 60.0
 
 
@@ -35,7 +35,7 @@ class StatusWriter:
         self.writes = 0
 
     def set(self, key: RowKey, status: str, when: datetime | None = None) -> None:
-        stamp = (when or datetime.now(self.timezone)).astimezone(self.timezone).strftime(STAMP_FORMAT)
+        stamp = sheet_time(when or datetime.now(self.timezone), self.timezone)
         with self._lock:
             self._pending[key] = (status, stamp)
         self._wake.set()

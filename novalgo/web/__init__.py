@@ -19,9 +19,9 @@ MAX_BODY = 64 * 1024
 def create_app(settings: Settings | None = None, broker: Broker | None = None, sheet: SheetBackend | None = None,
                start_background: bool | None = None) -> Flask:
     """A NovAlgo app; starts the background leader candidate unless told not to."""
-    from novalgo.background import Background
-    from novalgo.services import build_services
-    from novalgo.web import admin, webhook
+    from novalgo.engine.background import Background
+    from novalgo.engine.services import build_services
+    from novalgo.web import admin, webhook  # the blueprints import this package: load them last
 
     settings = settings or Settings.from_env()
     services = build_services(settings, broker=broker, sheet=sheet)
@@ -32,7 +32,6 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     app.extensions["novalgo.started_at"] = time.time()
     background = Background(services)
     app.extensions["novalgo.background"] = background
-    _add_reports(app, background, services)
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
 
@@ -52,11 +51,3 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     log.info("settings: %s", settings.describe())
     return app
 
-
-def _add_reports(app: Flask, background, services) -> None:
-    """The leader runs the Performance and Activity reports; any worker can run /performance."""
-    from novalgo.reports import performance_updater, report_loops
-
-    updater = performance_updater(services)
-    app.extensions["novalgo.performance"] = updater
-    background.extra_loops.extend(report_loops(services, updater))

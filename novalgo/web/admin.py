@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from decimal import Decimal
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
 
 from novalgo import __version__
-from novalgo.broker.base import plain
+from novalgo.domain.money import json_number, plain
+from novalgo.engine.services import SNAPSHOT_FILE
 from novalgo.errors import NovalgoError
-from novalgo.services import SNAPSHOT_FILE
 from novalgo.sheet.cache import saved_snapshot
 from novalgo.web.security import admin_allowed
 
@@ -73,7 +72,7 @@ def health():
 @admin_only
 def config():
     snapshot = _config_snapshot()
-    active = {row.label: _number(row.position_size) for row in snapshot.active_rows()}
+    active = {row.label: json_number(row.position_size) for row in snapshot.active_rows()}
     return jsonify(config=active, total=len(active), problems=list(snapshot.problems))
 
 
@@ -103,11 +102,8 @@ def alerts():
 @blueprint.get("/performance")
 @admin_only
 def performance():
-    updater = current_app.extensions.get("novalgo.performance")
-    if updater is None:
-        return jsonify(error="performance reporting is not available in this build"), 501
     try:
-        numbers = updater.run_once()
+        numbers = _services().performance.run_once()
     except NovalgoError as e:
         return jsonify(error=f"performance update failed: {e}"), 503
     return jsonify(status="Performance updated", **numbers)
@@ -132,9 +128,3 @@ def alert_view(record: dict, tz) -> dict:
                                                 "broker_order_id", "filled_qty", "filled_avg_price", "reason")}
                    for order in record["orders"]],
     }
-
-
-def _number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-

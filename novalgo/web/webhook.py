@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from novalgo.domain import statuses
 from novalgo.domain.alerts import parse_alert, read_delivery
+from novalgo.domain.money import json_number
 from novalgo.errors import AlertError
 from novalgo.web.security import address_allowed, client_ip, same_secret
 
@@ -93,7 +94,7 @@ def _outcome(record: dict) -> dict:
         "action": (record["action"] or "").upper(),
         "symbol": record["symbol"],
         "timeframe": record["row_timeframe"] or record["timeframe"],
-        "amount": (int(amount) if amount == amount.to_integral_value() else float(amount)) if amount else None,
+        "amount": json_number(amount) if amount else None,
         "order_id": orders[-1]["broker_order_id"] if orders else None,
         "alert_id": record["id"],
         "outcome": record["status"],
