@@ -107,15 +107,26 @@ _FILLERS = frozenset({"signal", "signals", "alert", "alerts", "on", "for", "in",
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in re.split(r"[\s,;]+", TEXT_SECRET.sub("", text)) if t and t != "@"]
+    text = re.sub(r"(?<!\S)@\s+", "@", TEXT_SECRET.sub("", text))  # "@ 200" is "@200", the price
+    return [t for t in re.split(r"[\s,;]+", text) if t and t != "@"]
 
 
 def _plain(text: str) -> Draft | None:
     tokens = _tokens(text)
-    if not 2 <= len(tokens) <= 4 or tokens[0].lower() not in ACTION_WORDS or tokens[1].lower() in _FILLERS:
+    if not 2 <= len(tokens) <= 4 or tokens[0].lower() not in ACTION_WORDS:
         return None
-    draft = Draft(action_text=tokens[0], symbol=tokens[1], timeframe=tokens[2] if len(tokens) > 2 else None,
-                  price=tokens[3].lstrip("@") if len(tokens) > 3 else None)
+    second = tokens[1].lower().strip("!.,:;")
+    if second in _FILLERS or second in ACTION_WORDS:  # "Buy signal: ...", "Exit Long": prose, not ACTION SYMBOL
+        return None
+    rest = tokens[2:]
+    price = next((t for t in rest if t.startswith("@")), None)  # "@201.5" is the price wherever it stands
+    rest = [t for t in rest if t is not price]
+    if price is None and len(rest) == 2:
+        price = rest.pop()
+    if len(rest) > 1:
+        return None
+    draft = Draft(action_text=tokens[0], symbol=tokens[1], timeframe=rest[0] if rest else None,
+                  price=price.lstrip("@") if price else None)
     draft.action = action_word("action", tokens[0], draft)
     return draft
 
@@ -151,6 +162,8 @@ _TICKER_AT_PRICE = re.compile(
     r"@\s*\[?\s*(?P<price>\$?[0-9][0-9,]*(?:\.[0-9]+)?)\s*\]?")
 _EXCHANGE_TICKER = re.compile(r"(?<![\w:])(?P<exchange>[A-Z][A-Z0-9_]*):(?P<ticker>[A-Za-z0-9][A-Za-z0-9./-]*)")
 _UPPER_TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[./-][A-Z0-9]{1,6})?$")
+_BARE_INTERVAL = re.compile(r"^(\d+[A-Za-z]{0,7}|[DWM])$")
+_NEGATION = re.compile(r"\b(?:no|not|don'?t|do\s+not|never|avoid|without)\b", re.IGNORECASE)
 _INTERVAL = re.compile(r"\(\s*(\d+\s*[A-Za-z]*|[DWM])\s*\)")
 
 
@@ -198,17 +211,23 @@ def _indicator_text(text: str) -> Draft | None:
     if direction is None:
         return None
     draft = Draft(action=direction, action_text=word)
+    if _NEGATION.search(text):  # "Don't buy AAPL" must not buy
+        raise AlertError("cannot read the text alert: it contains a negation", read=draft.read(),
+                         hint="Send the action plainly, e.g. 'BUY AAPL 15'.")
     tickers: dict[str, tuple[str | None, str]] = {}
     for match in _TICKER_AT_PRICE.finditer(text):
         tickers.setdefault(match["ticker"].upper(), (match["exchange"], match["ticker"]))
         draft.price = draft.price or match["price"]
     for match in _EXCHANGE_TICKER.finditer(text):
         tickers.setdefault(match["ticker"].upper(), (match["exchange"], match["ticker"]))
+    intervals = []
     if not tickers:
         following = [t.strip("!.,:;") for t in text[after:].split()]
         following = [t for t in following if t and t.lower() not in _FILLERS]
         if following and _UPPER_TICKER.match(following[0]) and following[0].lower() not in ACTION_WORDS:
             tickers[following[0]] = (None, following[0])
+            # "Buy signal on AAPL 15": a bare interval after the ticker is the chart's, never dropped.
+            intervals = [t for t in following[1:] if _BARE_INTERVAL.match(t)]
     if len(tickers) > 1:
         raise AlertError(f"cannot read the text alert: it names more than one ticker ({', '.join(sorted(tickers))})",
                          read=draft.read(), hint="Send one ticker per alert.")
@@ -217,5 +236,8 @@ def _indicator_text(text: str) -> Draft | None:
                          hint=TICKER_HINT)
     draft.exchange, draft.symbol = next(iter(tickers.values()))
     interval = _INTERVAL.search(text)
-    draft.timeframe = interval.group(1) if interval else None
+    draft.timeframe = interval.group(1) if interval else (intervals[0] if intervals else None)
+    if not interval and len(intervals) > 1:
+        raise AlertError(f"cannot read the text alert: which of {', '.join(intervals)} is the interval?",
+                         read=draft.read(), hint="Put the interval in brackets, e.g. '(15)', or send JSON.")
     return draft
