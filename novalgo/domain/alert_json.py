@@ -84,10 +84,10 @@ def _flatten(fields: dict[str, Any]) -> dict[str, Any]:
 def _walk(obj: dict[str, Any], prefix: str, flat: dict[str, Any], depth: int) -> None:
     for key, value in obj.items():
         name = prefix + str(key).strip().lower()
-        if isinstance(value, dict):
+        if isinstance(value, dict) and name.rsplit(".", 1)[-1] not in _MESSAGE_KEYS:
             if depth < _MAX_DEPTH:
                 _walk(value, name + ".", flat, depth + 1)
-        else:
+        else:  # an alert_message object stays whole here; _flatten lifts its fields to the top
             flat.setdefault(name, value)
 
 
@@ -195,8 +195,11 @@ def _quantity(flat: dict[str, Any]) -> Any:
 
 
 def _exit(flat: dict[str, Any], names: tuple[str, ...], what: str, draft: Draft):
+    """A take-profit or stop-loss: a bare number is a price; an object says its kind
+    (TradersPost's {"percent": 10}, {"limitPrice": 110}, {"stopPrice": 90}, {"amount": 10})."""
     for name in names:
-        target = exit_target(PRICE, flat.get(name), what, draft) if not isinstance(flat.get(name), (dict, list)) else None
+        bare = flat.get(name)
+        target = None if isinstance(bare, list) else exit_target(PRICE, bare, what, draft)
         for sub, kind in _EXIT_KINDS:
             target = target or exit_target(kind, flat.get(f"{name}.{sub}"), f"{what}.{sub}", draft)
         if target is not None:
