@@ -18,7 +18,18 @@ class SettingsError(NovalgoError):
 
 
 class AlertError(NovalgoError):
-    """The alert body cannot be read: answer 400 with this reason, change nothing."""
+    """The alert body cannot be read: answer 400 with this reason, change nothing.
+
+    ``str(e)`` is the plain reason. ``read`` is what could be read before giving up (action,
+    symbol, timeframe, price, quantity; None where missing) and ``hint`` one sentence on how to
+    fix the alert, so the trader sees how far the body got instead of guessing.
+    """
+
+    def __init__(self, reason: str, read: dict[str, str | None] | None = None, hint: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.read = read
+        self.hint = hint
 
 
 class RetryableError(NovalgoError):
