@@ -216,7 +216,7 @@ class FakeAlpaca:
                    price: Decimal | str | int | None = None) -> dict:
         """Fill a resting order (all of what remains, or ``qty`` of it) at ``price`` or the asset's."""
         with self.lock:
-            order = self._order(order_id)
+            order = self._order(str(order_id))
             assert rules.is_open(order), f"order {order_id} is {order['status']}"
             at = Decimal(str(price)) if price is not None else self._asset_of(order).price
             if qty is None:
@@ -882,7 +882,8 @@ _s = rules.s
 
 
 def _str_or_none(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+    """A price as Alpaca writes it: a string, "145" rather than "145.0"."""
+    return None if value is None or value == "" else _s(_dec(value))
 
 
 def _iso(when: datetime) -> str:
