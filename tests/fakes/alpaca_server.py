@@ -1,12 +1,12 @@
 """An in-process fake of Alpaca's trading API (v2) and market data API, served on loopback.
 
 It speaks the paths, JSON shapes and error bodies that alpaca-py sends and parses, and it
-enforces the Alpaca rules that shape NovAlgo's executor: API keys on every request, exactly
-one of qty and notional, notional/fractional orders only as DAY market orders on fractionable
-assets, whole-share shorts only when the account may short and the asset is shortable and
-easy to borrow, no order that takes a position across zero, unique client_order_ids, and
-buying power. Market orders fill at once at the fake's price while the market is open and
-queue (``accepted``) while it is closed, until the test calls ``fake.market.open()``.
+refuses what Alpaca documents it refuses: the rule checks live in ``alpaca_rules`` (one
+document cited per rule), this module holds the account's state and the HTTP routes. Market
+orders fill at once at the fake's price while the market is open and queue (``accepted``)
+while it is closed, until the test calls ``fake.market.open()``; ``fake.market.close()``
+expires the DAY orders still open. Orders of other types rest until ``fake.fill_order()``;
+``fake.place_order()`` places one as the trader would (their own stop, say).
 
 Tests can count requests per path and inject faults: error answers for the next N calls to a
 path, an order that is placed but answered with an error, or one answered too late (the
