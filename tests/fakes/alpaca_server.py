@@ -1,12 +1,12 @@
 """An in-process fake of Alpaca's trading API (v2) and market data API, served on loopback.
 
 It speaks the paths, JSON shapes and error bodies that alpaca-py sends and parses, and it
-enforces the Alpaca rules that shape NovAlgo's executor: API keys on every request, exactly
-one of qty and notional, notional/fractional orders only as DAY market orders on fractionable
-assets, whole-share shorts only when the account may short and the asset is shortable and
-easy to borrow, no order that takes a position across zero, unique client_order_ids, and
-buying power. Market orders fill at once at the fake's price while the market is open and
-queue (``accepted``) while it is closed, until the test calls ``fake.market.open()``.
+refuses what Alpaca documents it refuses: the rule checks live in ``alpaca_rules`` (one
+document cited per rule), this module holds the account's state and the HTTP routes. Market
+orders fill at once at the fake's price while the market is open and queue (``accepted``)
+while it is closed, until the test calls ``fake.market.open()``; ``fake.market.close()``
+expires the DAY orders still open. Orders of other types rest until ``fake.fill_order()``;
+``fake.place_order()`` places one as the trader would (their own stop, say).
 
 Tests can count requests per path and inject faults: error answers for the next N calls to a
 path, an order that is placed but answered with an error, or one answered too late (the
@@ -33,10 +33,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, g, request
 from werkzeug.serving import make_server
 
+from tests.fakes import alpaca_rules as rules
+from tests.fakes.alpaca_rules import OPEN_STATUSES, QTY_STEP, ZERO, AlpacaRefusal, dec
+
 NEW_YORK = ZoneInfo("America/New_York")
-QTY_STEP = Decimal("0.000000001")
-ZERO = Decimal(0)
-OPEN_STATUSES = ("new", "accepted", "pending_new", "partially_filled", "held", "accepted_for_bidding")
 
 # Alpaca's own error bodies, as its API answers them.
 UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
@@ -46,16 +46,15 @@ FAULT_BODIES = {
     502: {"code": 50210000, "message": "bad gateway"},
     503: {"code": 50310000, "message": "service unavailable"},
     504: {"code": 50410000, "message": "gateway timeout"},
+    # Client errors a fault can answer after placing the order (Fault(place=True)): Alpaca's codes
+    # are the status followed by 10000 ("Trading API errors": 40010000, 40310000, 40410000, 42210000).
+    400: {"code": 40010000, "message": "request body format is invalid"},
+    401: UNAUTHORIZED,
+    403: {"code": 40310000, "message": "forbidden"},
+    404: {"code": 40410000, "message": "not found"},
+    409: {"code": 40910000, "message": "conflict"},
+    422: {"code": 42210000, "message": "unprocessable entity"},
 }
-
-
-class AlpacaRefusal(Exception):
-    """An Alpaca error answer: HTTP status and JSON body."""
-
-    def __init__(self, status: int, code: int, message: str, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.body = {"code": code, "message": message, **extra}
 
 
 @dataclass
@@ -66,6 +65,11 @@ class Fault:
     times: int
     place: bool = False  # run the request (place the order) before answering the error
     stall: float = 0.0  # seconds to wait before answering
+    body: dict | None = None  # the error body; None: Alpaca's usual body for the status
+
+    def answer(self) -> Response:
+        return _json(self.body or FAULT_BODIES.get(self.status, {"code": self.status * 100000 + 10000,
+                                                                  "message": "error"}), self.status)
 
 
 @dataclass
@@ -79,6 +83,16 @@ class FakeAsset:
     shortable: bool = True
     easy_to_borrow: bool = True
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # CRYPTO (Assets entity): each pair carries its min_order_size and min_trade_increment; the docs'
+    # sample reads "0.0001" for both and warns "these values could change". The fake keeps 0.0001 as
+    # the minimum and 9 decimals as the step (FRACTIONAL: qty takes "up to 9 decimal point values").
+    min_order_size: str | None = None
+    min_trade_increment: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.crypto:
+            self.min_order_size = self.min_order_size or "0.0001"
+            self.min_trade_increment = self.min_trade_increment or "0.000000001"
 
     @property
     def crypto(self) -> bool:
@@ -90,8 +104,7 @@ class FakeAsset:
             "name": f"{self.symbol} (fake)", "status": "active", "tradable": self.tradable,
             "marginable": not self.crypto, "maintenance_margin_requirement": 30, "shortable": self.shortable,
             "easy_to_borrow": self.easy_to_borrow, "fractionable": self.fractionable, "attributes": [],
-            "min_order_size": "0.0001" if self.crypto else None,
-            "min_trade_increment": "0.0001" if self.crypto else None,
+            "min_order_size": self.min_order_size, "min_trade_increment": self.min_trade_increment,
             "price_increment": "0.01" if self.crypto else None,
         }
 
@@ -104,16 +117,24 @@ class Market:
         self.is_open = True
 
     def open(self) -> None:
-        """Open the market: every queued DAY order fills now, as at Alpaca's opening cross."""
+        """Open the market: queued market orders fill now, as at the opening cross (ORDERS: orders
+        "submitted after 4:00pm ET will be queued up for release the next trading day"); queued
+        orders of other types start resting ("new")."""
         with self._fake.lock:
+            if self.is_open:
+                return
             self.is_open = True
             for order in list(self._fake.orders.values()):
                 if order["status"] == "accepted":
-                    self._fake._start_filling(order)
+                    self._fake._route(order)
 
     def close(self) -> None:
+        """Close the market: DAY orders still open expire (see FakeAlpaca._expire_day_orders)."""
         with self._fake.lock:
+            if not self.is_open:
+                return
             self.is_open = False
+            self._fake._expire_day_orders()
 
 
 class FakeAlpaca:
@@ -169,13 +190,40 @@ class FakeAlpaca:
         with self.lock:
             self.assets[symbol].price = Decimal(str(price))
 
-    def fail(self, method: str, path: str, status: int, times: int = 1, *, place: bool = False) -> None:
+    def fail(self, method: str, path: str, status: int, times: int = 1, *, place: bool = False,
+             body: dict | None = None) -> None:
         """Answer the next ``times`` calls to a path with Alpaca's error body for ``status``.
 
         With ``place=True`` the request is carried out first (the order is placed) and only
-        the answer is lost, as when a gateway fails after the order reached Alpaca.
+        the answer is lost, as when a gateway fails after the order reached Alpaca. Any status
+        works, 4xx included; ``body`` replaces the usual body for it.
         """
-        self.faults.append(Fault(method.upper(), path, status, times, place=place))
+        self.faults.append(Fault(method.upper(), path, status, times, place=place, body=body))
+
+    def place_order(self, **fields: Any) -> dict:
+        """Place an order as someone else on the account would (the trader's own stop, say).
+
+        It passes the same rules as an order sent over HTTP and is answered the same way (an
+        ``AlpacaRefusal`` if Alpaca would refuse it). Orders other than market orders rest until
+        ``fill_order``. Defaults: a DAY market buy of 1 AAPL.
+        """
+        body = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1", **fields}
+        body = {k: (str(v) if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) else v)
+                for k, v in body.items() if v is not None}
+        return self._submit(body)
+
+    def fill_order(self, order_id: str, qty: Decimal | str | int | None = None,
+                   price: Decimal | str | int | None = None) -> dict:
+        """Fill a resting order (all of what remains, or ``qty`` of it) at ``price`` or the asset's."""
+        with self.lock:
+            order = self._order(str(order_id))
+            assert rules.is_open(order), f"order {order_id} is {order['status']}"
+            at = Decimal(str(price)) if price is not None else self._asset_of(order).price
+            if qty is None:
+                self._fill_rest(order, at)
+            else:
+                self._fill(order, Decimal(str(qty)), at, datetime.now(timezone.utc))
+            return self._order_json(order)
 
     def stall(self, method: str, path: str, seconds: float, times: int = 1) -> None:
         """Carry out the next ``times`` calls, then answer only after ``seconds``."""
@@ -266,7 +314,7 @@ class FakeAlpaca:
                 return _json(UNAUTHORIZED, 401)
             g.fault = fake._take_fault(request.method, request.path)
             if g.fault is not None and g.fault.status is not None and not g.fault.place:
-                return _json(FAULT_BODIES.get(g.fault.status, {"message": "error"}), g.fault.status)
+                return g.fault.answer()
             with fake.lock:
                 fake._advance()
             return None
@@ -279,7 +327,7 @@ class FakeAlpaca:
             if fault.stall:
                 fake._stop.wait(fault.stall)
             if fault.status is not None:
-                return _json(FAULT_BODIES.get(fault.status, {"message": "error"}), fault.status)
+                return fault.answer()
             return response
 
         @app.errorhandler(AlpacaRefusal)
@@ -302,6 +350,7 @@ class FakeAlpaca:
         route("/v2/orders:by_client_order_id")(lambda: _json(fake._by_client_id(request.args.get("client_order_id", ""))))
         route("/v2/orders/<order_id>")(lambda order_id: _json(fake._order_json(fake._order(order_id))))
         route("/v2/orders/<order_id>", ("DELETE",))(lambda order_id: fake._cancel(order_id))
+        route("/v2/orders/<order_id>", ("PATCH",))(lambda order_id: _json(fake._replace(order_id, _body())))
         route("/v2/account/activities/<kind>")(lambda kind: _json(fake._activities(request.args, kind)))
         route("/v2/account/activities")(lambda: _json(fake._activities(request.args, request.args.get("activity_types", ""))))
         route("/v2/account/portfolio/history")(lambda: _json(fake._portfolio_history(request.args)))
@@ -344,11 +393,18 @@ class FakeAlpaca:
         long_mv, short_mv = self._market_values()
         return self.cash + long_mv + short_mv
 
-    def buying_power(self) -> Decimal:
+    def effective_multiplier(self) -> Decimal:
+        """MARGIN: under $2,000 of equity an account is "restricted to 1x buying power"."""
+        return self.multiplier if rules.margin_allowed(self.equity()) else Decimal(1)
+
+    def may_short(self) -> bool:
+        """MARGIN: selling short needs shorting enabled and $2,000 or more of equity."""
+        return self.shorting_enabled and rules.margin_allowed(self.equity())
+
+    def buying_power(self, exclude: dict | None = None) -> Decimal:
         """Margin buying power less what open orders already claim (simplified Reg T)."""
         long_mv, short_mv = self._market_values()
-        claimed = sum((self._order_cost(o) for o in self.orders.values() if o["status"] in OPEN_STATUSES), ZERO)
-        return max(ZERO, self.equity() * self.multiplier - long_mv + short_mv - claimed)
+        return max(ZERO, self.equity() * self.effective_multiplier() - long_mv + short_mv - self._claimed(exclude))
 
     def _account_json(self) -> dict:
         with self.lock:
@@ -362,7 +418,7 @@ class FakeAlpaca:
                 "accrued_fees": "0", "pending_transfer_in": "0", "portfolio_value": _s(equity),
                 "pattern_day_trader": False, "trading_blocked": False, "transfers_blocked": False,
                 "account_blocked": False, "created_at": "2024-01-02T15:00:00Z", "trade_suspended_by_user": False,
-                "multiplier": _s(self.multiplier), "shorting_enabled": self.shorting_enabled, "equity": _s(equity),
+                "multiplier": _s(self.effective_multiplier()), "shorting_enabled": self.may_short(), "equity": _s(equity),
                 "last_equity": _s(equity), "long_market_value": _s(long_mv), "short_market_value": _s(short_mv),
                 "initial_margin": "0", "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0",
                 "daytrade_count": 0,
@@ -389,8 +445,11 @@ class FakeAlpaca:
         return asset
 
     def _position_symbol(self, symbol: str) -> str:
-        asset = self._asset(symbol)
-        if asset.symbol not in self.positions:
+        # CRYPTO: positions carry the legacy unslashed symbol; GET /v2/positions/BTC/USD answers 404
+        # while BTCUSD works (github.com/alpacahq/alpaca-py/issues/537, d-e-s-o/apca pull 96).
+        asset = None if "/" in symbol else self.assets.get(symbol.upper()) or next(
+            (a for a in self.assets.values() if a.crypto and a.symbol.replace("/", "") == symbol.upper()), None)
+        if asset is None or asset.symbol not in self.positions:
             raise AlpacaRefusal(404, 40410000, "position does not exist")
         return asset.symbol
 
@@ -409,7 +468,8 @@ class FakeAlpaca:
                 "market_value": _s(value), "cost_basis": _s(cost), "unrealized_pl": _s(pl),
                 "unrealized_plpc": _s(pl / abs(cost)) if cost else "0", "unrealized_intraday_pl": _s(pl),
                 "unrealized_intraday_plpc": "0", "current_price": _s(price), "lastday_price": _s(price),
-                "change_today": "0", "qty_available": _s(qty - self._held(symbol, "sell" if qty > 0 else "buy")),
+                "change_today": "0",
+                "qty_available": _s((abs(qty) - self._held(symbol, "sell" if qty > 0 else "buy")) * (1 if qty > 0 else -1)),
             }
 
     def _positions_json(self) -> list[dict]:
@@ -417,24 +477,40 @@ class FakeAlpaca:
             return [self._position_json(s) for s in sorted(self.positions)]
 
     def _held(self, symbol: str, side: str) -> Decimal:
-        """Shares that open orders on one side already claim."""
-        held = ZERO
-        for o in self.orders.values():
-            if o["symbol"] == symbol and o["side"] == side and o["status"] in OPEN_STATUSES and o["qty"] is not None:
-                held += Decimal(o["qty"]) - Decimal(o["filled_qty"])
-        return held
+        """Shares that open orders on one side already claim (notional ones at today's price)."""
+        price = self.assets[symbol].price
+        return min(abs(self.positions.get(symbol, [ZERO])[0]),
+                   sum((rules.remaining(o, price) for o in self._open_orders(symbol) if o["side"] == side), ZERO))
 
     # -- orders ------------------------------------------------------------------------
 
-    def _submit(self, body: dict) -> dict:
+    def _traits(self, asset: FakeAsset) -> rules.Traits:
+        return rules.Traits(asset.symbol, asset.price, asset.crypto, asset.fractionable, asset.shortable,
+                            asset.easy_to_borrow, dec(asset.min_order_size), dec(asset.min_trade_increment))
+
+    def _open_orders(self, symbol: str, exclude: str | None = None) -> list[dict]:
+        return [o for o in self.orders.values() if o["symbol"] == symbol and rules.is_open(o) and o["id"] != exclude]
+
+    def _submit(self, body: dict, *, replacing: dict | None = None) -> dict:
         with self.lock:
-            asset, qty, notional = self._validate(body)
-            order = self._new_order(body, asset, datetime.now(timezone.utc))
-            if asset.crypto or self.market.is_open:
-                self._start_filling(order)
+            asset, qty, notional, intent = self._validate(body, replacing=replacing)
+            order = self._new_order(body, asset, datetime.now(timezone.utc), intent=intent)
+            self._route(order)
             return self._order_json(order)
 
-    def _validate(self, body: dict) -> tuple[FakeAsset, Decimal | None, Decimal | None]:
+    def _route(self, order: dict) -> None:
+        """A new order: market orders fill (crypto 24/7; ORDERS: "Crypto Trading is 24/7") while the
+        market is open; orders of other types rest ("new") until a test fills them; outside hours every
+        equity order waits "accepted" (ORDERS: "This could be seen often outside of trading session
+        hours"; "submitted after 4:00pm ET will be queued up for release the next trading day")."""
+        if not (self._asset_of(order).crypto or self.market.is_open):
+            return
+        if order["type"] == "market":
+            self._start_filling(order)
+        else:
+            order["status"] = "new"
+
+    def _validate(self, body: dict, *, replacing: dict | None = None):
         symbol = str(body.get("symbol") or "")
         if not symbol:
             raise AlpacaRefusal(422, 40010001, "symbol is required")
@@ -444,86 +520,70 @@ class FakeAlpaca:
             raise AlpacaRefusal(422, 42210000, f'asset "{symbol}" not found') from None
         if not asset.tradable:
             raise AlpacaRefusal(422, 42210000, f"asset {asset.symbol} is not tradable")
-        side, kind, tif = body.get("side"), body.get("type"), body.get("time_in_force")
-        if side not in ("buy", "sell"):
-            raise AlpacaRefusal(422, 40010001, "invalid side")
-        if kind != "market":
-            raise AlpacaRefusal(422, 40010001, f"this fake only accepts market orders, not {kind!r}")
-        if asset.crypto and tif not in ("gtc", "ioc"):
-            raise AlpacaRefusal(422, 42210000, "invalid crypto time_in_force")
-        if not asset.crypto and tif not in ("day", "gtc", "opg", "cls", "ioc", "fok"):
-            raise AlpacaRefusal(422, 40010001, "invalid time_in_force")
-        qty, notional = _dec(body.get("qty")), _dec(body.get("notional"))
-        if qty is None and notional is None:
-            raise AlpacaRefusal(422, 40010001, "qty or notional is required")
-        if qty is not None and notional is not None:
-            raise AlpacaRefusal(422, 40010001, "only one of qty or notional is accepted")
-        if (qty is not None and qty <= 0) or (notional is not None and notional <= 0):
-            raise AlpacaRefusal(422, 40010001, "qty must be > 0" if qty is not None else "notional must be > 0")
-        fractional = notional is not None or qty != qty.to_integral_value()
-        if fractional and not asset.fractionable:
-            raise AlpacaRefusal(422, 42210000, f'asset "{asset.symbol}" is not fractionable')
-        if fractional and not asset.crypto and tif != "day":
-            raise AlpacaRefusal(422, 42210000, "fractional orders must be DAY orders")
+        traits = self._traits(asset)
+        qty, notional = rules.check_fields(body, traits, self.market.is_open)
         client_id = body.get("client_order_id")
         if client_id is not None:
             if len(str(client_id)) > 128:
                 raise AlpacaRefusal(422, 40010001, "client_order_id must be no more than 128 characters")
             if any(o["client_order_id"] == client_id for o in self.orders.values()):
                 raise AlpacaRefusal(422, 40010001, "client_order_id must be unique")
-        self._check_position_rules(asset, side, qty, notional)
-        self._check_buying_power(asset, side, qty, notional)
-        return asset, qty, notional
-
-    def _check_position_rules(self, asset: FakeAsset, side: str, qty: Decimal | None, notional: Decimal | None) -> None:
-        held_qty = self.positions.get(asset.symbol, [ZERO, ZERO])[0]
-        opposite = "sell" if side == "buy" else "buy"
-        if any(o["symbol"] == asset.symbol and o["side"] == opposite and o["status"] in OPEN_STATUSES
-               for o in self.orders.values()):
-            raise AlpacaRefusal(422, 42210000, "potential wash trade detected. use complex orders")
+        side = body["side"]
+        position = self.positions.get(asset.symbol, [ZERO, ZERO])[0]
+        others = self._open_orders(asset.symbol, exclude=replacing["id"] if replacing else None)
+        intent = rules.check_intent(body.get("position_intent"), side, position)
+        probe = {"id": None, "side": side, "type": body["type"], "order_class": body.get("order_class") or "simple",
+                 "limit_price": body.get("limit_price")}
+        rules.check_no_opposite_opening(side, position, others)
+        rules.check_wash_trade(probe, others)
         requested = qty if qty is not None else (notional / asset.price).quantize(QTY_STEP, ROUND_DOWN)
-        reducing = (side == "sell" and held_qty > 0) or (side == "buy" and held_qty < 0)
-        if reducing:
-            available = abs(held_qty) - self._held(asset.symbol, side)
-            if requested > available:
-                # Alpaca never lets one order carry a position across zero: close first.
-                raise AlpacaRefusal(403, 40310000, f"insufficient qty available for order (requested: {_s(requested)}, "
-                                    f"available: {_s(available)})", symbol=asset.symbol,
-                                    existing_qty=_s(abs(held_qty)), held_for_orders=_s(abs(held_qty) - available),
-                                    available=_s(available))
-            return
-        if side == "sell":  # opens or adds to a short
-            if asset.crypto:
-                raise AlpacaRefusal(403, 40310000, "insufficient balance for " + asset.symbol.split("/")[0])
-            if not self.shorting_enabled:
-                raise AlpacaRefusal(403, 40310000, "account is not allowed to short")
-            if qty is None or qty != qty.to_integral_value():
-                raise AlpacaRefusal(422, 42210000, "fractional orders cannot be sold short")
-            if not asset.shortable:
-                raise AlpacaRefusal(422, 42210000, f"asset {asset.symbol} cannot be sold short")
-            if not asset.easy_to_borrow:
-                raise AlpacaRefusal(422, 42210000, f"asset {asset.symbol} is not easy to borrow")
+        same_side = [o for o in others if o["side"] == side]
+        rules.check_notional_outside_hours(side, notional, self.market.is_open, same_side, asset.crypto)
+        rules.check_qty_available(traits, side, position, requested, same_side)
+        if intent == "sell_to_open":
+            rules.check_short(traits, qty, self.may_short())
+        self._check_buying_power(asset, intent, qty, notional, exclude=replacing)
+        return asset, qty, notional, intent
 
-    def _check_buying_power(self, asset: FakeAsset, side: str, qty: Decimal | None, notional: Decimal | None) -> None:
-        held_qty = self.positions.get(asset.symbol, [ZERO, ZERO])[0]
-        if (side == "sell" and held_qty > 0) or (side == "buy" and held_qty < 0):
-            return  # closing frees buying power
+    def _check_buying_power(self, asset: FakeAsset, intent: str, qty: Decimal | None, notional: Decimal | None,
+                            exclude: dict | None = None) -> None:
+        if intent.endswith("_to_close"):
+            return  # ORDERS: buying power is checked on orders "that would open new positions or add to existing ones"
         cost = notional if notional is not None else qty * asset.price
-        if cost > self.buying_power():
-            raise AlpacaRefusal(403, 40310000, "insufficient buying power",
-                                buying_power=_s(self.buying_power()), cost_basis=_s(cost))
+        if asset.crypto:
+            # MARGIN: "Margin Trading for Crypto is not applicable": crypto buys spend cash only. The
+            # words follow the crypto "insufficient balance" bodies (not documented for USD).
+            cash = max(ZERO, self.cash - self._claimed(exclude))
+            if cost > cash:
+                raise AlpacaRefusal(403, 40310000, f"insufficient balance for USD (requested: {_s(cost)}, "
+                                    f"available: {_s(cash)})", available=_s(cash), balance=_s(self.cash))
+            return
+        if intent == "sell_to_open":
+            # ORDERS (Buying Power): a market short is valued at "3% above the current ask price * order quantity".
+            cost = cost * Decimal("1.03")
+        power = self.buying_power(exclude)
+        if cost > power:
+            raise AlpacaRefusal(403, 40310000, "insufficient buying power", buying_power=_s(power), cost_basis=_s(cost))
 
     def _order_cost(self, order: dict) -> Decimal:
-        asset = self.assets[order["symbol"]]
-        held_qty = self.positions.get(asset.symbol, [ZERO, ZERO])[0]
-        if (order["side"] == "sell" and held_qty > 0) or (order["side"] == "buy" and held_qty < 0):
+        """What an open order claims of buying power: opening orders only (ORDERS: "your available
+        buying power is reduced by your existing open buy long and sell short orders, whereas your
+        sell long and buy to cover orders do not replenish your available buying power")."""
+        if order["position_intent"].endswith("_to_close"):
             return ZERO
+        asset = self._asset_of(order)
+        price = Decimal(order["limit_price"]) if order["limit_price"] else asset.price
         if order["notional"] is not None:
-            return Decimal(order["notional"]) - Decimal(order["filled_qty"]) * asset.price
-        return (Decimal(order["qty"]) - Decimal(order["filled_qty"])) * asset.price
+            return max(ZERO, Decimal(order["notional"]) - Decimal(order["filled_qty"]) * asset.price)
+        return rules.remaining(order, price) * price
 
-    def _new_order(self, body: dict, asset: FakeAsset, when: datetime) -> dict:
+    def _claimed(self, exclude: dict | None = None) -> Decimal:
+        return sum((self._order_cost(o) for o in self.orders.values()
+                    if rules.is_open(o) and (exclude is None or o["id"] != exclude["id"])), ZERO)
+
+    def _new_order(self, body: dict, asset: FakeAsset, when: datetime, intent: str | None = None) -> dict:
         qty, notional = _dec(body.get("qty")), _dec(body.get("notional"))
+        kind = body.get("type", "market")
         stamp = _iso(when)
         order = {
             "id": str(uuid.uuid4()), "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
@@ -532,16 +592,61 @@ class FakeAlpaca:
             "replaced_by": None, "replaces": None, "asset_id": asset.id, "symbol": asset.symbol,
             "asset_class": asset.asset_class, "notional": _s(notional) if notional is not None else None,
             "qty": _s(qty) if qty is not None else None, "filled_qty": "0", "filled_avg_price": None,
-            "order_class": "simple", "order_type": "market", "type": "market", "side": body["side"],
-            "position_intent": _intent(body["side"], self.positions.get(asset.symbol, [ZERO])[0]),
-            "time_in_force": body.get("time_in_force"), "limit_price": None, "stop_price": None,
-            "status": "accepted", "extended_hours": bool(body.get("extended_hours", False)), "legs": None,
-            "trail_percent": None, "trail_price": None, "hwm": None, "subtag": None, "source": None,
-            "expires_at": None,
+            "order_class": body.get("order_class") or "simple", "order_type": kind, "type": kind,
+            "side": body["side"],
+            "position_intent": intent or rules.infer_intent(body["side"], self.positions.get(asset.symbol, [ZERO])[0]),
+            "time_in_force": body.get("time_in_force"), "limit_price": _str_or_none(body.get("limit_price")),
+            "stop_price": _str_or_none(body.get("stop_price")), "status": "accepted",
+            "extended_hours": bool(body.get("extended_hours", False)), "legs": None,
+            "trail_percent": _str_or_none(body.get("trail_percent")), "trail_price": _str_or_none(body.get("trail_price")),
+            "hwm": None, "subtag": None, "source": None, "expires_at": None,
         }
         order["_due"] = None
         self.orders[order["id"]] = order
         return order
+
+    def _replace(self, order_id: str, body: dict) -> dict:
+        """PATCH /v2/orders/{id} (ORDERS_API "Replace an order"): "Each parameter overrides the
+        corresponding attribute of the existing order. The other attributes remain the same"; the
+        answer is "The new Order object with the new order ID". The old order becomes "replaced"
+        (ORDERS lifecycle) with replaced_by, the new one names it in replaces."""
+        with self.lock:
+            old = self._order(order_id)
+            if not rules.is_open(old):
+                # ORDERS_API lists 422 for unrecognised input; the words are the fake's.
+                raise AlpacaRefusal(422, 42210000, "order is not replaceable")
+            fields = {"symbol": old["symbol"], "side": old["side"], "type": old["type"],
+                      "time_in_force": old["time_in_force"], "order_class": old["order_class"],
+                      "extended_hours": old["extended_hours"], "limit_price": old["limit_price"],
+                      "stop_price": old["stop_price"], "trail_price": old["trail_price"],
+                      "trail_percent": old["trail_percent"], "position_intent": None,
+                      "qty": body.get("qty", old["qty"]), "notional": None if "qty" in body else old["notional"]}
+            for key in ("time_in_force", "limit_price", "stop_price", "client_order_id"):
+                if body.get(key) is not None:
+                    fields[key] = body[key]
+            if body.get("trail") is not None:
+                fields["trail_price" if old["trail_price"] is not None else "trail_percent"] = body["trail"]
+            asset, _qty, _notional, intent = self._validate(fields, replacing=old)
+            new = self._new_order(fields, asset, datetime.now(timezone.utc), intent=intent)
+            stamp = new["created_at"]
+            old.update(status="replaced", replaced_by=new["id"], replaced_at=stamp, updated_at=stamp, _due=None)
+            new["replaces"] = old["id"]
+            self._route(new)
+            return self._order_json(new)
+
+    def _expire_day_orders(self) -> None:
+        """At the close every open DAY order ends "expired", keeping what it filled (ORDERS, time in
+        force: "If unfilled after the closing auction, it is automatically canceled"; the lifecycle's
+        "expired" and the trade stream's expired event, "reached the end of its lifespan, as determined
+        by the order's time in force", are what Alpaca reports for it). The docs name extended-hours
+        DAY orders' 8pm end; this fake has one close, so those expire with the rest (conservative)."""
+        stamp = _iso(datetime.now(timezone.utc))
+        for order in self.orders.values():
+            if rules.is_open(order) and order["time_in_force"] == "day" and not self._asset_of(order).crypto:
+                order.update(status="expired", expired_at=stamp, updated_at=stamp, _due=None)
+
+    def _asset_of(self, order: dict) -> FakeAsset:
+        return self.assets[order["symbol"]]
 
     def _start_filling(self, order: dict) -> None:
         """Fill now, or mark the order "new" until its fill is due (fill_delay / partial)."""
@@ -576,12 +681,10 @@ class FakeAlpaca:
                     self._fill_rest(order)
 
     def _order_qty(self, order: dict, price: Decimal) -> Decimal:
-        if order["qty"] is not None:
-            return Decimal(order["qty"])
-        return (Decimal(order["notional"]) / price).quantize(QTY_STEP, ROUND_DOWN)
+        return rules.order_qty(order, price)
 
-    def _fill_rest(self, order: dict) -> None:
-        price = self.assets[order["symbol"]].price
+    def _fill_rest(self, order: dict, price: Decimal | None = None) -> None:
+        price = price if price is not None else self.assets[order["symbol"]].price
         total = self._order_qty(order, price)
         remaining = total - Decimal(order["filled_qty"])
         if remaining > 0:
@@ -774,19 +877,13 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json")
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        raise AlpacaRefusal(422, 40010001, f"invalid number {value!r}") from None
+_dec = dec
+_s = rules.s
 
 
-def _s(value: Decimal) -> str:
-    """Alpaca's number-as-string form, without exponent or trailing zeros."""
-    text = format(value.normalize(), "f") if value != 0 else "0"
-    return text
+def _str_or_none(value: Any) -> str | None:
+    """A price as Alpaca writes it: a string, "145" rather than "145.0"."""
+    return None if value is None or value == "" else _s(_dec(value))
 
 
 def _iso(when: datetime) -> str:
@@ -799,9 +896,3 @@ def _when(text: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _intent(side: str, held: Decimal) -> str:
-    if side == "buy":
-        return "buy_to_close" if held < 0 else "buy_to_open"
-    return "sell_to_close" if held > 0 else "sell_to_open"
