@@ -46,7 +46,8 @@ def test_missing_position_is_alpacas_404(http):
     ({"qty": "0.5", "side": "sell"}, 422, "fractional orders cannot be sold short"),
     ({"notional": "5000000"}, 403, "insufficient buying power"),
     ({"symbol": "BTC/USD", "qty": "1", "time_in_force": "day"}, 422, "invalid crypto time_in_force"),
-    ({"symbol": "BTC/USD", "qty": "1", "side": "sell", "time_in_force": "gtc"}, 403, "insufficient balance for BTC"),
+    ({"symbol": "BTC/USD", "qty": "1", "side": "sell", "time_in_force": "gtc"}, 403,
+     "insufficient balance for BTC (requested: 1, available: 0)"),
 ])
 def test_order_rules(http, fields, status, message):
     answer = http("POST", "/v2/orders", json=order(**fields))

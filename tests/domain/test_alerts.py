@@ -29,6 +29,8 @@ def case(id_: str, body: str, action: str, symbol: str = "AAPL", timeframe=None,
 # -- what we accept --------------------------------------------------------------------------------
 
 ACCEPTED = [
+    # TradingView renders a missing {{close}} as NaN: an absent price, not a broken alert.
+    case("nan-price-is-absent", js(action="buy", symbol="AAPL", price="NaN"), "buy"),
     # Our original design's flat JSON, in any case, with the synonyms traders use.
     case("flat-BUY", js(action="BUY", symbol="AAPL", timeframe="15 Min"), BUY, timeframe="15 Min", minutes=15),
     case("flat-sell-lower", js(action="sell", symbol="AAPL", timeframe="15"), SELL, timeframe="15", minutes=15),
@@ -174,7 +176,7 @@ REFUSED = [
                  id="seconds-interval"),
     pytest.param(js(action="buy", symbol="AAPL", price="abc"), "bad price 'abc': not a number", id="bad-price"),
     pytest.param(js(action="buy", symbol="AAPL", price="-5"), "bad price '-5': must be above zero", id="negative-price"),
-    pytest.param(js(action="buy", symbol="AAPL", price="NaN"), "not a finite number", id="nan-price"),
+    pytest.param(js(action="buy", symbol="AAPL", price="Infinity"), "not a finite number", id="infinite-price"),
     pytest.param(js(action="buy", symbol="AA PL!"), "unreadable symbol", id="bad-symbol"),
     pytest.param('{"action": "buy", "symbol": "AAPL",', "not valid JSON", id="invalid-json"),
     pytest.param('[{"action": "buy", "symbol": "AAPL"}]', "JSON body must be an object", id="json-array"),
