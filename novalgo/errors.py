@@ -52,5 +52,10 @@ class OrderRejected(NovalgoError):
     """The broker refused the order: mark it FAILED with this readable reason."""
 
 
+class BlockedByOpenOrders(OrderRejected):
+    """Refused because other open orders on the symbol hold its shares or would wash-trade with
+    it: cancel those (NOVALGO_CANCEL_OTHER_ORDERS) and send again, or fail naming them."""
+
+
 class SheetUnavailable(RetryableError):
     """The sheet could not be read or written right now."""

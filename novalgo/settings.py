@@ -65,6 +65,7 @@ class Settings:
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
     outside_hours: str = "submit"
+    cancel_other_orders: bool = True  # orders we did not place that block a close or flip
 
     # Reporting.
     performance_interval: float = 300.0
@@ -126,6 +127,7 @@ class Settings:
             alpaca_base_url=reader.text("APCA_API_BASE_URL"),
             alpaca_data_url=reader.text("APCA_API_DATA_URL"),
             outside_hours=reader.choice("NOVALGO_OUTSIDE_HOURS", "submit", ("submit", "skip")),
+            cancel_other_orders=reader.flag("NOVALGO_CANCEL_OTHER_ORDERS", True),
             performance_interval=reader.number("NOVALGO_PERFORMANCE_INTERVAL", 300.0, float, low=5),
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),

@@ -17,7 +17,7 @@ class ThreadConnections:
         self.pragmas = ("busy_timeout=30000",) + pragmas
         self._local = threading.local()
 
-    def prepare(self, schema: str) -> None:
+    def prepare(self, schema: str, columns: dict[str, dict[str, str]] | None = None) -> None:
         """Put the file in WAL mode and create its schema, one process at a time.
 
         Several gunicorn workers open a fresh data dir at once. Switching a new file to WAL
@@ -25,6 +25,9 @@ class ThreadConnections:
         (its busy timeout does not cover that step) while another process creates the
         schema; an advisory lock beside the file lines the processes up instead. WAL mode
         is kept in the file, so later connections need not ask for it.
+
+        ``columns`` ({table: {column: declaration}}) are added to files made by an older version,
+        under the same lock, so two processes never add one twice.
         """
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -32,6 +35,11 @@ class ThreadConnections:
             db = self.get()
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(schema)
+            for table, wanted in (columns or {}).items():
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                for name, declaration in wanted.items():
+                    if name not in present:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable, Sequence, TypeVar
@@ -27,7 +28,7 @@ from alpaca.trading.enums import AssetClass, OrderSide, QueryOrderStatus, TimeIn
 from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest, GetPortfolioHistoryRequest, MarketOrderRequest
 
-from novalgo.broker.alpaca_errors import is_duplicate_client_id, read_error, rejection_reason
+from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
 from novalgo.broker.base import (
     CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
     Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
@@ -35,7 +36,7 @@ from novalgo.broker.base import (
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.domain.symbols import is_crypto, normalize_symbol
-from novalgo.errors import AmbiguousOrderError, CredentialsRejected, OrderRejected, RetryableError
+from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, OrderRejected, RetryableError
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
@@ -48,7 +49,8 @@ T = TypeVar("T")
 # something has filled.
 _WORKING = {"new", "accepted", "pending_new", "accepted_for_bidding", "held", "calculated", "pending_review",
             "pending_cancel", "pending_replace", "stopped", "suspended", "done_for_day", "partially_filled"}
-_FINAL = {"filled": FILLED, "canceled": CANCELED, "replaced": CANCELED, "rejected": REJECTED, "expired": EXPIRED}
+# "replaced" is not final for us: the replacement order may still fill, so we follow it.
+_FINAL = {"filled": FILLED, "canceled": CANCELED, "rejected": REJECTED, "expired": EXPIRED}
 _REASONS = {
     REJECTED: "Alpaca rejected the order after accepting it",
     CANCELED: "the order was canceled at Alpaca",
@@ -142,7 +144,8 @@ class AlpacaBroker:
         except _NotFound:
             raise OrderRejected(f"Alpaca does not know the symbol {symbol}") from None
         info = AssetInfo(symbol, tradable=raw.tradable and _text(raw.status) == "active",
-                         fractionable=raw.fractionable, shortable=raw.shortable, easy_to_borrow=raw.easy_to_borrow)
+                         fractionable=raw.fractionable, shortable=raw.shortable, easy_to_borrow=raw.easy_to_borrow,
+                         asset_class=_text(raw.asset_class))
         self._assets[symbol] = (now, info)
         return info
 
@@ -162,6 +165,8 @@ class AlpacaBroker:
         """Alpaca prices come from its own market data, never from an alert."""
 
     def market_open(self) -> bool:
+        """Regular hours now? From GET /v2/clock, read at most every ``clock_ttl`` seconds: the
+        executor and the tracker ask often, and a closed market costs two requests a minute."""
         now = self._clock()
         if self._market and now - self._market[0] < self._clock_ttl:
             return self._market[1]
@@ -186,7 +191,13 @@ class AlpacaBroker:
                 elif answer.status == 429:
                     raise RetryableError("Alpaca is rate limiting (429); the order was not placed") from e
                 elif answer.status is not None and answer.status < 500:
-                    raise OrderRejected(rejection_reason(answer)) from e
+                    # A refusal may answer a retry whose first copy was placed (alpaca-py retries
+                    # 5xx itself, and that copy then holds the shares): look before believing it.
+                    found = self._safe_find(order.client_order_id)
+                    if found is not None:
+                        return found
+                    refusal = BlockedByOpenOrders if blocked_by_open_orders(answer) else OrderRejected
+                    raise refusal(rejection_reason(answer)) from e
                 else:
                     cause = e  # 5xx: the order may or may not exist
             except requests.RequestException as e:
@@ -202,7 +213,23 @@ class AlpacaBroker:
                              what=f"look up order {client_order_id}", not_found=True)
         except _NotFound:
             return None
-        return self._remember(_state(raw))
+        for _hop in range(5):  # someone replaced it (e.g. changed a price): the replacement may fill
+            if _text(raw.status) != "replaced" or raw.replaced_by is None:
+                break
+            raw = self._call(self._trading.get_order_by_id, str(raw.replaced_by), what=f"follow {client_order_id}")
+        return self._remember(replace(_state(raw), client_order_id=client_order_id))
+
+    def open_orders(self, symbol: str) -> list[OrderState]:
+        """Every open order on the symbol, ours or anyone's (one list call)."""
+        raw = self._call(self._trading.get_orders, GetOrdersRequest(
+            status=QueryOrderStatus.OPEN, symbols=[symbol], limit=ORDER_PAGE), what=f"list open {symbol} orders")
+        return [_state(o) for o in raw]
+
+    def cancel_by_id(self, broker_order_id: str) -> None:
+        try:
+            self._call(self._trading.cancel_order_by_id, broker_order_id, what=f"cancel order {broker_order_id}")
+        except OrderRejected:
+            pass  # 422 "not cancelable": it filled or ended meanwhile
 
     def orders(self, client_order_ids: Sequence[str]) -> dict[str, OrderState]:
         """Current state of many orders from one shared order list; per-id lookups only for the rest."""
@@ -323,7 +350,17 @@ class AlpacaBroker:
         after = datetime.now(timezone.utc) - self._order_lookback
         raw = self._call(self._trading.get_orders, GetOrdersRequest(
             status=QueryOrderStatus.ALL, after=after, limit=ORDER_PAGE, direction=Sort.DESC), what="list orders")
-        return {s.client_order_id: self._remember(s) for s in map(_state, raw)}
+        states = {s.client_order_id: self._remember(s) for s in map(_state, raw)}
+        by_id = {str(o.id): o for o in raw}
+        for o in raw:  # a replaced order answers with its replacement's state, under our id
+            latest = o
+            for _hop in range(5):
+                if _text(latest.status) != "replaced" or str(latest.replaced_by) not in by_id:
+                    break
+                latest = by_id[str(latest.replaced_by)]
+            if latest is not o:
+                states[o.client_order_id] = replace(_state(latest), client_order_id=o.client_order_id)
+        return states
 
     def _learn_client_ids(self, order_ids: set[str], since: datetime) -> None:
         """Map fills' order ids to client ids with order lists (500 a page), not a call per order."""
@@ -359,11 +396,17 @@ def _state(raw: Order) -> OrderState:
     else:
         status = PENDING  # a state Alpaca added later: keep waiting rather than guess
     symbol = raw.symbol or ""
+    symbol = normalize_symbol(symbol, "CRYPTO") if raw.asset_class == AssetClass.CRYPTO else symbol
+    order_type = _text(raw.order_type or raw.type or "market")
+    prices = " ".join(f"{name} {_text(value)}" for name, value in (("limit", raw.limit_price), ("stop", raw.stop_price),
+                                                                   ("trail", raw.trail_price or raw.trail_percent))
+                      if value is not None)
+    size = _text(raw.qty) if raw.qty is not None else f"${_text(raw.notional)}"
     return OrderState(client_order_id=raw.client_order_id, broker_order_id=str(raw.id),
-                      symbol=normalize_symbol(symbol) if raw.asset_class == AssetClass.CRYPTO else symbol,
-                      side=_text(raw.side), status=status, qty=_dec(raw.qty), notional=_dec(raw.notional),
+                      symbol=symbol, side=_text(raw.side), status=status, qty=_dec(raw.qty), notional=_dec(raw.notional),
                       filled_qty=filled, filled_avg_price=_dec(raw.filled_avg_price),
-                      reason=_REASONS.get(status, "") if status != FILLED else "")
+                      reason=_REASONS.get(status, "") if status != FILLED else "", order_type=order_type,
+                      description=" ".join(filter(None, (_text(raw.side), size, symbol, order_type, prices))))
 
 
 def _position(raw: Any) -> Position:

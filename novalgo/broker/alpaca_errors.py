@@ -47,6 +47,18 @@ def read_error(error: APIError) -> AlpacaAnswer:
     return AlpacaAnswer(error.status_code, code, message)
 
 
+# Alpaca refuses with 403 (code 40310000) when open orders hold the shares ("insufficient qty
+# available for order (requested: 100, available: 0)") or an opposite order is open ("potential
+# wash trade detected. use complex orders"); see Alpaca's Orders docs and its user protection page.
+_BLOCKED_WORDS = ("insufficient qty available", "wash trade", "held_for_orders")
+
+
+def blocked_by_open_orders(answer: AlpacaAnswer) -> bool:
+    """Did Alpaca refuse because other open orders on the symbol are in the way?"""
+    low = answer.message.lower()
+    return answer.status == 403 and any(word in low for word in _BLOCKED_WORDS)
+
+
 def is_duplicate_client_id(answer: AlpacaAnswer) -> bool:
     return answer.status == 422 and DUPLICATE_CLIENT_ID in answer.message.lower()
 

@@ -34,6 +34,9 @@ class Position:
         return "LONG" if self.qty > 0 else "SHORT" if self.qty < 0 else "FLAT"
 
 
+CRYPTO = "crypto"
+
+
 @dataclass(frozen=True)
 class AssetInfo:
     symbol: str
@@ -41,6 +44,11 @@ class AssetInfo:
     fractionable: bool = True
     shortable: bool = True
     easy_to_borrow: bool = True
+    asset_class: str = "us_equity"  # the broker's word: "crypto" trades 24/7 and is never shorted
+
+    @property
+    def crypto(self) -> bool:
+        return self.asset_class == CRYPTO
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ class OrderState:
     filled_qty: Decimal = ZERO
     filled_avg_price: Decimal | None = None
     reason: str = ""
+    order_type: str = "market"  # market | limit | stop | stop_limit | trailing_stop
+    description: str = ""  # for a trader reading why it was cancelled: "sell 100 AAPL stop 180"
 
     @property
     def is_final(self) -> bool:
@@ -110,7 +120,11 @@ class Broker(Protocol):
     def observe_price(self, symbol: str, price: Decimal) -> None:
         """An alert's price for the symbol: the simulator marks to it; a real broker ignores it."""
 
-    def market_open(self) -> bool: ...
+    def market_open(self) -> bool:
+        """Regular hours now? Answered from a cache; a closed market is not asked again before its open."""
+
+    def open_orders(self, symbol: str) -> list[OrderState]:
+        """Every order on the symbol the broker may still fill, ours or anyone's."""
 
     def submit(self, order: OrderRequest) -> OrderState:
         """Place an order, idempotent by client_order_id.
@@ -125,6 +139,9 @@ class Broker(Protocol):
         """Current state of many orders in as few calls as the API allows."""
 
     def cancel(self, client_order_id: str) -> None: ...
+
+    def cancel_by_id(self, broker_order_id: str) -> None:
+        """Cancel an order we did not place (known only by the broker's id)."""
 
     def fills(self, since: datetime) -> list[Fill]:
         """Every fill since a time, oldest first."""

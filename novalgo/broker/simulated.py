@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from novalgo.broker.base import (
-    CANCELED, FILLED, REJECTED, ZERO, Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
+    CANCELED, CRYPTO, FILLED, REJECTED, ZERO, Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
 )
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
@@ -77,7 +77,9 @@ class SimulatedBroker:
 
     def asset(self, symbol: str) -> AssetInfo:
         # Alpaca does not lend crypto: no crypto shorts here either.
-        return AssetInfo(symbol, shortable=not is_crypto(symbol), easy_to_borrow=not is_crypto(symbol))
+        crypto = is_crypto(symbol)
+        return AssetInfo(symbol, shortable=not crypto, easy_to_borrow=not crypto,
+                         asset_class=CRYPTO if crypto else "us_equity")
 
     def positions(self) -> list[Position]:
         rows = self._db().execute("SELECT symbol, qty, avg_price FROM positions ORDER BY symbol").fetchall()
@@ -199,6 +201,12 @@ class SimulatedBroker:
             if state is not None:
                 found[cid] = state
         return found
+
+    def open_orders(self, symbol: str) -> list[OrderState]:
+        return []  # orders fill or fail at once here: none stays open
+
+    def cancel_by_id(self, broker_order_id: str) -> None:
+        """Nothing rests in the simulator, so there is nothing of anyone else's to cancel."""
 
     def cancel(self, client_order_id: str) -> None:
         # Orders fill at once here, so only a never-filled one can be cancelled.

@@ -4,6 +4,7 @@ BUY  → close a short first, then a long of ``position_size`` dollars; already 
 SELL → close a long first, then a short of ``floor(size / price)`` whole shares; already short →
        ALREADY SHORT. (No fractional shorts: Alpaca does not allow them.)
 CLOSE → flatten, then WAITING. Inactive row → INACTIVE, no order.
+Crypto cannot be shorted at Alpaca, so on crypto SELL means "go flat": close a long, WAITING.
 
 Pure: the executor gathers the inputs (position, our unfilled orders, price, asset) and runs
 the plan; tests check this table as a table.
@@ -59,6 +60,9 @@ class Tradability:
     fractionable: bool = True
     can_short: bool = True
     short_refusal: str = ""  # why not, in the broker's words
+    crypto: bool = False  # the broker's asset class: SELL goes flat instead of short
+
+CRYPTO_NO_SHORT = "crypto cannot be sold short"
 
 
 def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
@@ -71,6 +75,11 @@ def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
         raise ValueError(f"unknown action {action!r}")
     if _pending_opposes(wanted, holding):
         return OrderPlan((), statuses.PROCESSING, "our unfilled orders point the other way", cancel_first=True)
+    if action == SELL and tradability.crypto:
+        action = CLOSE  # a crypto SELL is an exit: Alpaca lends no crypto to sell short
+        if holding.exposure <= 0:
+            return OrderPlan((), statuses.WAITING, f"already flat; {CRYPTO_NO_SHORT}")
+        return OrderPlan((_flatten(holding.exposure),), statuses.WAITING, CRYPTO_NO_SHORT)
     if action == CLOSE:
         if holding.exposure == 0:
             return OrderPlan((), statuses.WAITING, "already flat")

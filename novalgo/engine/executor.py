@@ -5,28 +5,39 @@ unfilled orders), decide, write the legs to the journal as PLANNED, then send th
 waiting for a close to fill before opening the other side. Every step is recorded first, so
 an alert interrupted anywhere is resumed by ``process`` without sending anything twice:
 a leg left SENDING is looked up at the broker by its client_order_id before any resend.
+
+Alpaca judges an opening order against the position it holds, not against our intent, so an
+opening leg goes only from flat and only while no order of ours on the symbol is still open
+(a close queued for the open, another alert's close): until then the alert waits, ORDER
+SUBMITTED, and the tracker wakes it. ``NOVALGO_MAX_ALERT_AGE`` decides whether an alert is
+acted on at all; once its plan has begun it finishes, even at the next open, unless a newer
+alert for the symbol replaces it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from novalgo.broker.base import FILLED, ZERO, Broker, OrderRequest, OrderState
+from novalgo.broker.base import CANCELED, EXPIRED, FILLED, ZERO, Broker, OrderRequest, OrderState
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import Holding, OrderPlan, Tradability, decide
-from novalgo.errors import AmbiguousOrderError, OrderRejected, RetryableError, SheetUnavailable
-from novalgo.engine.journal import OPEN_AT_BROKER, PLANNED, SENDING, SUPERSEDED, VOID, Journal
+from novalgo.domain.money import plain
+from novalgo.domain.symbols import is_crypto
+from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, OPEN_AT_BROKER, OUR_PREFIX, PLANNED, REPLANNED, SENDING,
+                                    SUPERSEDED, VOID, Journal)
+from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
 from novalgo.sheet.status_writer import StatusWriter
 
 log = logging.getLogger(__name__)
 RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried again
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
+MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
 
 
 @dataclass
@@ -38,8 +49,10 @@ class Executor:
     max_alert_age: float
     fill_wait: float
     skip_outside_hours: bool = False
+    cancel_other_orders: bool = True
     clock: Any = time.time
     sleep: Any = time.sleep
+    _read_since_close: bool = field(default=False, init=False)  # the tracker's pass after the close
 
     def process(self, alert_id: str) -> str:
         """Take one claimed (PROCESSING) alert as far as it can go now; returns its status."""
@@ -78,7 +91,7 @@ class Executor:
             return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
-        if self.skip_outside_hours and not self.broker.market_open():
+        if self.skip_outside_hours and not self._trades_now(symbol):
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
         # The alert's price rides along as a hint (the simulator fills at it; Alpaca ignores it).
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
@@ -90,7 +103,8 @@ class Executor:
         holding = Holding(held, pending)
         tradability = Tradability()
         price = alert_price
-        needs_asset = action != "close" and holding.exposure * (1 if action == "buy" else -1) <= 0
+        # Opening needs the asset's rules; a SELL always does, since on crypto it only goes flat.
+        needs_asset = action == "sell" or (action == "buy" and holding.exposure <= 0)
         if needs_asset:
             try:
                 asset = self.broker.asset(symbol)
@@ -99,13 +113,13 @@ class Executor:
             if not asset.tradable:
                 return OrderPlan((), statuses.FAILED, f"{symbol} is not tradable at the broker")
             can_short, refusal = asset.shortable and asset.easy_to_borrow, ""
-            if action == "sell":
+            if action == "sell" and not asset.crypto:
                 if not can_short:
                     refusal = f"{symbol} is not shortable (or not easy to borrow) at the broker"
                 elif not self.broker.account().shorting_enabled:
                     can_short, refusal = False, "the account is not allowed to sell short"
-            tradability = Tradability(asset.fractionable, can_short, refusal)
-            if price is None and (action == "sell" or not asset.fractionable):
+            tradability = Tradability(asset.fractionable, can_short, refusal, crypto=asset.crypto)
+            if price is None and ((action == "sell" and not asset.crypto) or not asset.fractionable):
                 price = self.broker.latest_price(symbol)
         return decide(action, row, holding, price, tradability)
 
@@ -122,18 +136,21 @@ class Executor:
         filled_any = False
         for order in alert["orders"]:
             cid = order["client_order_id"]
+            if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT) or order["state"] == REPLANNED:
+                continue  # someone else's order we cancelled, or what a re-plan replaced
             if order["state"] in (SUPERSEDED, VOID):
                 return self._finish(alert, alert["status"] if alert["status"] in statuses.FINAL else statuses.WAITING,
                                     order["reason"] or "a newer alert replaced this one")
             if order["state"] == PLANNED:
-                if self._too_old(alert):
+                if not alert["in_progress"] and self._too_old(alert):
+                    # Nothing of this plan has begun: a stale signal is not acted on.
                     self.journal.update_order(cid, state=VOID, reason="alert expired before this order was sent")
-                    closed = "the earlier order filled; " if filled_any else ""
-                    if filled_any and alert.get("row_minutes"):
-                        # The close went through, the opening order did not: the row is flat, as after a CLOSE.
-                        self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.WAITING)
-                    return self._finish(alert, statuses.EXPIRED, f"{closed}not sending the rest: the alert is "
-                                        f"{self._age(alert):.0f}s old (NOVALGO_MAX_ALERT_AGE)")
+                    return self._finish(alert, statuses.EXPIRED, f"not sending: the alert is {self._age(alert):.0f}s "
+                                        "old (NOVALGO_MAX_ALERT_AGE)")
+                if order["purpose"] == "open":
+                    held_back = self._before_opening(alert, order)
+                    if held_back is not None:
+                        return held_back
                 state = self._submit(alert, order)
             elif order["state"] == SENDING:
                 state = self.broker.find_order(cid) or self._submit(alert, order)
@@ -145,15 +162,18 @@ class Executor:
                 state = None
             if state is not None:
                 self._record(cid, state)
-                if not state.is_final:
+                if not state.is_final and self._trades_now(order["symbol"]):
                     state = self._wait_for([cid], self.fill_wait).get(cid, state)
                 if not state.is_final:
-                    # Market closed or slow: the tracker picks it up from here.
+                    # Market closed (queued for the open) or slow: the tracker picks it up from here.
                     return self._leave_submitted(alert, order)
                 status = state.status
             else:
                 status = order["state"]
             filled_qty = state.filled_qty if state else Decimal(order["filled_qty"] or 0)
+            if order["purpose"] == "close" and status in (CANCELED, EXPIRED):
+                # The close ended short of its quantity (part-filled, then expired or cancelled).
+                return self._after_short_close(alert, order, filled_qty, status)
             if status != FILLED and filled_qty == 0:
                 reason = (state.reason if state else order["reason"]) or f"order {status}"
                 done = "the closing order filled, but the opening order failed: " if filled_any else ""
@@ -161,9 +181,83 @@ class Executor:
             filled_any = True
         return self._finish(alert, alert["plan_status"], alert["plan_reason"] or "")
 
+    def _before_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str | None:
+        """Hold an opening leg until it can only open: nothing of ours open on the symbol, and flat.
+
+        Returns the alert's status when it must wait or stop, None when the leg may go.
+        """
+        symbol = order["symbol"]
+        blocking = self.journal.open_orders(symbol, exclude_alert=alert["id"])
+        if blocking:
+            self.journal.mark_in_progress(alert["id"])
+            alert["in_progress"] = 1
+            waiting = f"waiting for order {blocking[0]['client_order_id']} to settle before opening"
+            self.journal.set_status(alert["id"], statuses.ORDER_SUBMITTED, waiting)
+            if alert.get("row_minutes"):
+                self.writer.set((symbol, alert["row_minutes"]), statuses.ORDER_SUBMITTED)
+            return statuses.ORDER_SUBMITTED
+        if order["leg"] == 0 and not alert["in_progress"]:
+            return None  # decided on a position read moments ago, with nothing of ours in flight
+        held = self.broker.position(symbol).qty  # read again: the close may have filled only in part
+        if held == 0:
+            return None
+        opening_long = order["side"] == "buy"
+        if (held > 0) == opening_long:
+            self._void_unsent(alert, "the position is already open at the broker", VOID)
+            return self._finish(alert, statuses.ALREADY_LONG if opening_long else statuses.ALREADY_SHORT,
+                                f"already {'long' if held > 0 else 'short'} {plain(abs(held))} {symbol} at the broker")
+        return self._after_short_close(alert, order, None, "left open")
+
+    def _after_short_close(self, alert: dict[str, Any], order: dict[str, Any], filled: Decimal | None,
+                           how: str) -> str:
+        """A close that did not flatten: close the rest while the alert is current, else say what is held."""
+        self._void_unsent(alert, "the position was not flat after the closing order", REPLANNED)
+        if filled is not None:  # this close is done with; a new plan takes over from the position
+            self.journal.update_order(order["client_order_id"], purpose=ENDED_SHORT)
+        symbol = alert["symbol"]
+        held = self.broker.position(symbol).qty
+        done = f"the closing order was {how}" + (f" after filling {plain(filled)}" if filled is not None else "")
+        if held == 0:
+            if alert["action"] == "close":
+                return self._finish(alert, statuses.WAITING, alert["plan_reason"] or "")
+        elif self._too_old(alert) or len(alert["orders"]) >= MAX_LEGS:
+            side = "long" if held > 0 else "short"
+            return self._finish(alert, statuses.FAILED, f"{done}; still {side} {plain(abs(held))} {symbol}: "
+                                "not flat, so nothing more was sent")
+        row, why_not = self.config.lookup(symbol, alert["row_minutes"] or alert["timeframe_minutes"])
+        if row is None:
+            return self._finish(alert, statuses.FAILED, f"{done}; {why_not}")
+        price = Decimal(alert["price"]) if alert["price"] else None
+        plan = self._plan(alert["action"], row, symbol, price)
+        if not plan.legs:
+            return self._finish(alert, plan.status, plan.reason, row=row)
+        self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
+        log.info("alert %s: %s; sending %d more order(s)", alert["id"], done, len(plan.legs))
+        return self._send_legs(self.journal.get(alert["id"]))
+
+    def _void_unsent(self, alert: dict[str, Any], reason: str, state: str) -> None:
+        for other in alert["orders"]:
+            if other["state"] == PLANNED:
+                self.journal.update_order(other["client_order_id"], state=state, reason=reason)
+
+    def _trades_now(self, symbol: str) -> bool:
+        """Would an order on the symbol fill now? Crypto trades around the clock; stocks in market hours."""
+        return self.broker.market_open() or self._is_crypto(symbol)
+
+    def _is_crypto(self, symbol: str) -> bool:
+        """By the broker's asset class (cached by the adapter), not by the look of the symbol alone."""
+        if is_crypto(symbol):
+            return True
+        try:
+            return self.broker.asset(symbol).crypto
+        except OrderRejected:
+            return False
+
     def _submit(self, alert: dict[str, Any], order: dict[str, Any]) -> OrderState:
         cid = order["client_order_id"]
         self.journal.update_order(cid, state=SENDING)
+        self.journal.mark_in_progress(alert["id"])
+        alert["in_progress"] = 1
         # Said only now, not when planned: a plan that expires unsent must not leave the row
         # saying ORDER SUBMITTED with nothing at the broker.
         if alert.get("row_minutes"):
@@ -175,8 +269,37 @@ class Executor:
             price_hint=Decimal(order["price_hint"]) if order["price_hint"] else None)
         try:
             return self.broker.submit(request)
+        except BlockedByOpenOrders as e:
+            return self._clear_the_way(alert, request, str(e))
         except OrderRejected as e:
-            return OrderState(cid, "", order["symbol"], order["side"], "rejected", reason=str(e))
+            return _rejected(request, str(e))
+
+    def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
+        """Orders we did not place hold the shares or would wash-trade: cancel them and send again,
+        or (NOVALGO_CANCEL_OTHER_ORDERS=false) fail naming them."""
+        others = [o for o in self.broker.open_orders(request.symbol)
+                  if not (o.client_order_id or "").startswith(OUR_PREFIX)]
+        if not others:
+            return _rejected(request, refusal)
+        names = "; ".join(o.description or o.broker_order_id for o in others)
+        if not self.cancel_other_orders:
+            return _rejected(request, f"{refusal} — blocked by open orders NovAlgo did not place: {names} "
+                                      "(NOVALGO_CANCEL_OTHER_ORDERS=false leaves them alone)")
+        for other in others:
+            self.broker.cancel_by_id(other.broker_order_id)
+            self.journal.record_cancelled_other(alert["id"], other)
+        log.info("alert %s: cancelled %d order(s) NovAlgo did not place on %s: %s", alert["id"], len(others),
+                 request.symbol, names)
+        ids = {o.broker_order_id for o in others}
+        deadline = self.clock() + self.fill_wait
+        while any(o.broker_order_id in ids for o in self.broker.open_orders(request.symbol)):
+            if self.clock() >= deadline:
+                return _rejected(request, f"{refusal} — cancelled {names}, but the broker still shows it open")
+            self.sleep(POLL)
+        try:
+            return self.broker.submit(request)
+        except OrderRejected as e:
+            return _rejected(request, f"{e} (after cancelling {names})")
 
     def _record(self, cid: str, state: OrderState) -> None:
         self.journal.update_order(cid, state=state.status, broker_order_id=state.broker_order_id or None,
@@ -234,19 +357,34 @@ class Executor:
     # -- the tracker: orders left at the broker ----------------------------------------
 
     def track(self) -> int:
-        """One batched read of every order we still wait on; settle or resume their alerts."""
+        """One batched read of our orders still open; wake the alerts waiting on them.
+
+        An alert waits while any order of ours on its symbol is open (its own legs, or another
+        alert's close it must not trade against). While the market is closed, stock orders are
+        not read: they can only fill at the open, and the broker's clock says when that is.
+        """
         waiting = self.journal.alerts_waiting_on_broker()
-        cids = [o["client_order_id"] for a in waiting for o in a["orders"] if o["state"] in OPEN_AT_BROKER]
-        if not cids:
-            return 0
-        for cid, state in self.broker.orders(cids).items():
-            self._record(cid, state)
+        symbols = {a["symbol"] for a in waiting}
+        open_orders = [o for symbol in symbols for o in self.journal.open_orders(symbol)]
+        # One pass after each close still reads everything: DAY orders expire at the close, and a
+        # close that expired part-filled must be completed while its alert is current.
+        market_open = self.broker.market_open()
+        read_all = market_open or not self._read_since_close
+        self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
+        readable = [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
+        if readable:
+            for cid, state in self.broker.orders(readable).items():
+                self._record(cid, state)
+        still_open = {o["symbol"] for symbol in symbols for o in self.journal.open_orders(symbol)}
         for alert in waiting:
-            orders = self.journal.orders_for(alert["id"])
-            if not any(o["state"] in OPEN_AT_BROKER for o in orders):
-                # Its sent orders are settled: let the executor finish or send the next leg.
+            if alert["symbol"] not in still_open:
+                # Nothing of ours is open on its symbol: finish it or send its next leg.
                 self.journal.requeue(alert["id"], "order settled at the broker")
-        return len(cids)
+        return len(readable)
+
+
+def _rejected(request: OrderRequest, reason: str) -> OrderState:
+    return OrderState(request.client_order_id, "", request.symbol, request.side, "rejected", reason=reason)
 
 
 def _signed_open_qty(order: dict[str, Any], price: Decimal | None) -> Decimal:

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     attempts INTEGER NOT NULL DEFAULT 0,
     in_activity INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0,
-    started_at REAL, finished_at REAL
+    started_at REAL, finished_at REAL,
+    in_progress INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts(status, seq);
 CREATE INDEX IF NOT EXISTS alerts_by_hash ON alerts(body_hash, received_at);
@@ -62,17 +63,26 @@ CREATE INDEX IF NOT EXISTS orders_by_symbol ON orders(symbol, state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
+# Columns added after the first release: files made before get them when opened.
+ADDED_COLUMNS = {"alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0"}}
+
 # Order states in the journal: the broker's normalised states plus our own.
 PLANNED = "planned"  # decided, not yet sent
 SENDING = "sending"  # handed to the broker; if we crash here, look it up by client_order_id
 SUPERSEDED = "superseded"  # never sent: a newer alert for the symbol decided otherwise
 VOID = "void"  # never sent: the alert expired first
+REPLANNED = "replanned"  # never sent: the position was not as planned, so the rest was planned again
 OPEN_AT_BROKER = ("sending", "pending", "partially_filled")
+# The purpose of an order row that records someone else's order we cancelled to clear the way.
+CANCELLED_OTHER = "cancelled other"
+# A close that ended short (part-filled, then expired or cancelled) and was followed by a new plan.
+ENDED_SHORT = "close ended short"
+OUR_PREFIX = "nva-"  # every client_order_id we send starts with it
 
 
 def client_order_id(alert_id: str, leg: int) -> str:
     """The broker-side idempotency key of one leg: the same alert and leg always give the same id."""
-    return f"nva-{alert_id}-{leg}"
+    return f"{OUR_PREFIX}{alert_id}-{leg}"
 
 
 def body_hash(body: str) -> str:
@@ -91,7 +101,7 @@ class Journal:
         if not checkpoints:
             pragmas.append("wal_autocheckpoint=0")
         self._connections = ThreadConnections(self.path, *pragmas)
-        self._connections.prepare(SCHEMA)
+        self._connections.prepare(SCHEMA, ADDED_COLUMNS)
 
     # -- connections -------------------------------------------------------------------
 
@@ -298,6 +308,23 @@ class Journal:
             db.execute("UPDATE orders SET state=?, updated_at=? WHERE symbol=? AND state=? AND alert_id<>?",
                        (state, self.clock(), symbol, PLANNED, exclude_alert))
         return [row["alert_id"] for row in rows]
+
+    def mark_in_progress(self, alert_id: str) -> None:
+        """The plan has begun (an order sent, or a wait for another started): it finishes, however old."""
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET in_progress=1 WHERE id=?", (alert_id,))
+
+    def record_cancelled_other(self, alert_id: str, order: Any) -> None:
+        """Someone else's order (an OrderState) we cancelled for this alert, shown with its orders."""
+        now = self.clock()
+        with self._tx() as db:
+            leg = db.execute("SELECT COALESCE(MAX(leg), -1) + 1 FROM orders WHERE alert_id=?", (alert_id,)).fetchone()[0]
+            db.execute(
+                "INSERT OR IGNORE INTO orders (client_order_id, alert_id, leg, purpose, symbol, side, qty, notional, "
+                "state, broker_order_id, filled_qty, reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (order.client_order_id or f"other-{order.broker_order_id}", alert_id, leg, CANCELLED_OTHER,
+                 order.symbol, order.side, _text(order.qty), _text(order.notional), "canceled", order.broker_order_id,
+                 _text(order.filled_qty), f"cancelled to clear the way: {order.description}", now, now))
 
     def set_status(self, alert_id: str, status: str, reason: str = "") -> None:
         with self._tx() as db:

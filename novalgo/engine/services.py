@@ -73,7 +73,8 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                          refresh_in_background=sheet.kind == "google")
     writer = StatusWriter(sheet, settings.timezone)
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
-                        skip_outside_hours=settings.outside_hours == "skip")
+                        skip_outside_hours=settings.outside_hours == "skip",
+                        cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance)
 
