@@ -6,7 +6,12 @@ the deployment's environment variables, sends the burst, waits until every accep
 terminal, then prints what the issue asks for and checks the goals: zero 429s, Sheets under 50
 reads and 50 writes a minute, no alert lost, none doubled. Exit status 1 if a goal is missed.
 
-    .venv/bin/python bench/burst.py [--alerts 300] [--symbols 50] [--seed 7]
+    .venv/bin/python bench/burst.py [--alerts 300] [--symbols 50] [--seed 7] [--after-hours]
+
+``--after-hours``: the burst arrives with the market closed (a daily strategy's 16:00 alerts);
+the market opens once every alert waits at the broker or is settled. Also checked then: zero
+rejected orders, every symbol's position on the side its last alert asked for, and Alpaca's
+busiest minute within its 200 requests.
 """
 
 from __future__ import annotations
@@ -61,12 +66,16 @@ def build_alerts(symbols: list[str], count: int, seed: int) -> list[dict]:
     return alerts
 
 
+sent_as: dict[str, dict] = {}  # alert id → the alert posted
+
+
 def send_burst(url: str, alerts: list[dict], within: float) -> tuple[list[float], list[str], Counter]:
     """Post every alert at its slot within ``within`` seconds; (ack ms, accepted ids, answer codes)."""
     acks: list[float] = []
     accepted: list[str] = []
     codes: Counter = Counter()
     lock = threading.Lock()
+    sent_as.clear()
     start = time.monotonic() + 0.2
 
     def post(index: int) -> None:
@@ -85,6 +94,7 @@ def send_burst(url: str, alerts: list[dict], within: float) -> tuple[list[float]
             codes[answer.status_code] += 1
             if answer.status_code == 202:
                 accepted.append(answer.json()["alert_id"])
+                sent_as[answer.json()["alert_id"]] = alerts[index]
 
     with ThreadPoolExecutor(max_workers=64) as pool:
         list(pool.map(post, range(len(alerts))))
@@ -96,7 +106,7 @@ def journal_alerts(path: Path) -> dict[str, sqlite3.Row]:
     db.row_factory = sqlite3.Row
     try:
         return {row["id"]: row for row in db.execute(
-            "SELECT id, symbol, row_minutes, status, reason, received_at, finished_at FROM alerts")}
+            "SELECT seq, id, symbol, row_minutes, status, reason, received_at, finished_at FROM alerts")}
     finally:
         db.close()
 
@@ -137,11 +147,44 @@ def sheet_matches_journal(fakes: Fakes, journal: Path) -> tuple[int, int, list[s
     return len(latest) - len(differences), len(latest), differences
 
 
+def busiest_minute(times: list[float]) -> int:
+    """The most requests in any 60 s window."""
+    ordered, most, first = sorted(times), 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= 60:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def sides_follow_the_alerts(fakes: Fakes, alerts: list[dict], accepted_alerts: list[dict]) -> list[str]:
+    """Symbols whose position is not on the side of their last traded alert (buy long, sell short, close flat)."""
+    last: dict[str, str] = {}
+    for alert in accepted_alerts:
+        last[alert["symbol"]] = alert["action"]
+    wrong = []
+    for symbol, action in last.items():
+        held = fakes.held(symbol)
+        want = {"buy": 1, "sell": -1, "close": 0}[action]
+        if (held > 0) - (held < 0) != want:
+            wrong.append(f"{symbol}: {action} last, holds {held}")
+    return wrong
+
+
+def wait_settled_or_waiting(journal: Path, accepted: list[str], since: float) -> None:
+    while time.monotonic() - since < GIVE_UP:
+        rows = journal_alerts(journal)
+        if all(a in rows and rows[a]["status"] in statuses.SETTLED for a in accepted):
+            return
+        time.sleep(0.5)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=300)
     parser.add_argument("--symbols", type=int, default=50, help="each traded on two timeframes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--after-hours", action="store_true", help="the burst arrives with the market closed")
     args = parser.parse_args()
     symbols = TICKERS[: args.symbols]
     workdir = Path(tempfile.mkdtemp(prefix="novalgo-burst-"))
@@ -164,10 +207,21 @@ def main() -> int:
         alerts = build_alerts(symbols, args.alerts, args.seed)
         print(f"{len(alerts)} alerts, {2 * len(symbols)} rows, within 1 s; Sheets {SHEETS_LATENCY * 1000:.0f} ms "
               f"a call, Alpaca {ALPACA_LATENCY * 1000:.0f} ms a call and {ALPACA_LIMIT}/min")
+        if args.after_hours:
+            fakes.alpaca.market.close()
         began = time.monotonic()
         alpaca_before = len(fakes.alpaca.request_log)
         acks, accepted, codes = send_burst(service.url, alerts, within=1.0)
         sent_in = time.monotonic() - began
+        if args.after_hours:
+            wait_settled_or_waiting(journal, accepted, began)
+            closed_for = time.monotonic() - began
+            night_requests = len(fakes.alpaca.request_log) - alpaca_before
+            time.sleep(30)  # the night: nothing should be read but the clock
+            night_idle = len(fakes.alpaca.request_log) - alpaca_before - night_requests
+            fakes.alpaca.market.open()
+            print(f"market closed: every alert waiting or settled after {closed_for:.1f} s "
+                  f"({night_requests} Alpaca requests); then {night_idle} requests in 30 s of waiting for the open")
         terminal = wait_terminal(journal, accepted, began)
         alpaca_requests = len(fakes.alpaca.request_log) - alpaca_before
         landed_by = time.monotonic() + 30
@@ -209,6 +263,9 @@ def main() -> int:
         sheet_calls = Counter(f"{e['method']} {e['path'].split(SHEET_ID, 1)[-1]}" for e in fakes.sheets.requests())
         print("  Sheets calls: " + ", ".join(f"{path} {n}" for path, n in sheet_calls.most_common(6)))
 
+        rejected = [o for o in fakes.alpaca.orders.values() if o["status"] == "rejected"]
+        alpaca_busiest = busiest_minute([t for t, _, _ in fakes.alpaca.request_log[alpaca_before:]])
+        print(f"Alpaca busiest minute: {alpaca_busiest} requests; rejected orders: {len(rejected)}")
         checks = [
             ("no alert lost (every 202 id journalled and terminal)", not lost and not unsettled and terminal is not None),
             ("none doubled (one order per client_order_id, every order ours, none left in doubt)",
@@ -217,6 +274,16 @@ def main() -> int:
             ("zero 429s", sheets_429 == 0 and alpaca_429 == 0),
             ("every 202 answered (no refusals, no errors)", codes.get(202, 0) == len(alerts)),
         ]
+        if args.after_hours:
+            # In the journal's order (the order they were traded in), leaving out alerts never acted on.
+            in_order = sorted((a for a in accepted if a in rows), key=lambda a: rows[a]["seq"])
+            replayed = [sent_as[a] for a in in_order if rows[a]["status"] not in (statuses.EXPIRED, statuses.DUPLICATE)]
+            wrong = sides_follow_the_alerts(fakes, alerts, replayed)
+            if wrong:
+                print("  wrong side: " + "; ".join(wrong[:5]))
+            checks += [("zero rejected orders", not rejected),
+                       ("positions follow the alerts replayed in order", bool(replayed) and not wrong),
+                       (f"Alpaca busiest minute within {ALPACA_LIMIT}", alpaca_busiest <= ALPACA_LIMIT)]
         for name, ok in checks:
             print(f"{'ok  ' if ok else 'FAIL'} {name}")
         if lost or unsettled or doubled or unknown or stuck:
