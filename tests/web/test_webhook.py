@@ -109,16 +109,25 @@ def test_unknown_symbol_is_accepted_and_recorded_as_skipped(client, services):
     assert "not in the Config tab" in record["reason"]
 
 
-def test_identical_body_while_the_first_is_in_flight_is_a_duplicate(client, services):
+def test_a_re_delivered_body_is_a_duplicate_before_and_after_the_first_is_traded(client, services):
     first = post(client, alert_body("buy", price=200)).get_json()
     second = post(client, alert_body("buy", price=200))
     assert second.status_code == 200
     assert second.get_json()["status"] == "duplicate"
     assert second.get_json()["duplicate_of"] == first["alert_id"]
     assert run_queue(services) == ["FILLED"]
-    third = post(client, alert_body("buy", price=200))  # the first has settled: decided normally
-    assert third.status_code == 202
-    assert run_queue(services) == ["ALREADY LONG"]
+    third = post(client, alert_body("buy", price=200))  # TradingView's next re-send, after the trade
+    assert third.get_json() == {"status": "duplicate", "alert_id": third.get_json()["alert_id"],
+                                "duplicate_of": first["alert_id"]}
+    assert run_queue(services) == []
+    assert [p.qty for p in services.broker.positions()] == [25]
+
+
+def test_the_same_body_after_another_signal_is_a_new_signal(client, services):
+    for action in ("buy", "sell", "buy"):
+        assert post(client, alert_body(action, price=200)).status_code == 202
+    assert run_queue(services) == ["FILLED", "FILLED", "FILLED"]
+    assert [p.qty for p in services.broker.positions()] == [25]
 
 
 def test_wait_answers_like_the_original_bot(settings):
