@@ -28,6 +28,11 @@ def _error(code: int, reason: str):
     return jsonify(error=reason), code
 
 
+def _refusal(e: AlertError):
+    """400 with how far the body got and one sentence on the fix; only for callers with the secret."""
+    return jsonify(error=str(e), read=e.read, hint=e.hint), 400
+
+
 @blueprint.post("/webhook")
 @blueprint.post("/webhook/<path:path_secret>")
 def receive(path_secret: str | None = None):
@@ -44,13 +49,14 @@ def receive(path_secret: str | None = None):
     try:
         delivery = read_delivery(raw)
     except AlertError as e:
-        return _error(400, str(e)) if path_ok else _error(401, "bad or missing secret")
+        # Without the secret, say nothing about what the body held.
+        return _refusal(e) if path_ok else _error(401, "bad or missing secret")
     if not (path_ok or same_secret(delivery.secret, settings.webhook_secret)):
         return _error(401, "bad or missing secret")
     try:
         alert = parse_alert(delivery)
     except AlertError as e:
-        return _error(400, str(e))
+        return _refusal(e)
     alert_id, status, original = services.journal.add(alert, delivery.stored_body, caller, settings.dedupe_window)
     if status == statuses.DUPLICATE:
         return jsonify(status="duplicate", alert_id=alert_id, duplicate_of=original), 200
