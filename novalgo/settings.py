@@ -44,7 +44,7 @@ class Settings:
     allowed_ips: tuple[IPNetwork, ...] | None = field(default_factory=lambda: _allowed_ips(None))
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_alert_age: float = 120.0
-    dedupe_window: float = 5.0
+    dedupe_window: float = 20.0  # TradingView re-sends a failed delivery 5 s apart, up to 3 times
     fill_wait: float = 20.0
     journal_sync: str = "full"
     run_background: bool = True
@@ -110,7 +110,7 @@ class Settings:
             allowed_ips=reader.parsed("NOVALGO_ALLOWED_IPS", None, _allowed_ips),
             trusted_proxies=reader.parsed("NOVALGO_TRUSTED_PROXIES", "", _networks),
             max_alert_age=reader.number("NOVALGO_MAX_ALERT_AGE", 120.0, float, low=1),
-            dedupe_window=reader.number("NOVALGO_DEDUPE_SECONDS", 5.0, float, low=0),
+            dedupe_window=reader.number("NOVALGO_DEDUPE_SECONDS", 20.0, float, low=0),
             fill_wait=reader.number("NOVALGO_FILL_WAIT", 20.0, float, low=0),
             journal_sync=reader.choice("NOVALGO_JOURNAL_SYNC", "full", ("full", "normal")),
             run_background=reader.flag("NOVALGO_RUN_BACKGROUND", True),

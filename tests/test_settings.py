@@ -46,6 +46,7 @@ def test_defaults_run_locally_on_simulated_money(env, tmp_path):
     assert (settings.sheet_kind, settings.broker_kind, settings.mode) == ("local", "simulated", "simulated")
     assert settings.live is False
     assert settings.max_alert_age == 120.0
+    assert settings.dedupe_window == 20.0  # covers TradingView's 3 re-sends, 5 s apart
 
 
 def test_the_data_dir_defaults_to_data_in_the_working_directory(monkeypatch, tmp_path):

@@ -8,6 +8,7 @@ from novalgo.cli.check import check
 from novalgo.cli.pnl import pnl
 from novalgo.cli.serve import serve
 from novalgo.cli.sheet import sheet
+from novalgo.cli.try_alert import try_alert
 
 
 @click.group()
@@ -16,5 +17,5 @@ def main() -> None:
     """NovAlgo: TradingView alerts to Alpaca orders, configured from a Google Sheet."""
 
 
-for command in (serve, check, sheet, pnl):
+for command in (serve, check, sheet, pnl, try_alert):
     main.add_command(command)

@@ -127,19 +127,18 @@ class Journal:
     def add(self, alert: Alert, stored_body: str, source_ip: str | None, dedupe_window: float) -> tuple[str, str, str | None]:
         """Record an accepted alert. Returns (alert id, status, id of the alert it duplicates).
 
-        An identical body within ``dedupe_window`` seconds whose alert is still in flight is
-        recorded as DUPLICATE and not traded (TradingView re-delivers on slow answers). Once the
-        first has been handled, a repeat goes through the decision table, which is idempotent.
+        TradingView re-sends a delivery it thinks failed (a slow answer, a 502 while gunicorn
+        restarts), 5 s apart, up to 3 times. So a body is DUPLICATE, and never traded, when it
+        repeats the newest alert for its symbol and that alert (or the first delivery it repeats)
+        arrived within ``dedupe_window`` seconds. Whether the first has been traded yet does not
+        matter: a re-delivery is the same signal. Any other alert for the symbol in between (BUY,
+        SELL, BUY) means the repeat is a new signal, decided like any other.
         """
         now = self.clock()
         digest = body_hash(stored_body)
         alert_id = secrets.token_hex(8)
         with self._tx() as db:
-            original = db.execute(
-                "SELECT id FROM alerts WHERE body_hash=? AND received_at>=? AND status IN (?,?) "
-                "ORDER BY seq LIMIT 1",
-                (digest, now - dedupe_window, statuses.QUEUED, statuses.PROCESSING),
-            ).fetchone() if dedupe_window > 0 else None
+            original = self._redelivered(db, alert.symbol, digest, now - dedupe_window) if dedupe_window > 0 else None
             status = statuses.DUPLICATE if original else statuses.QUEUED
             db.execute(
                 "INSERT INTO alerts (id, received_at, body_hash, body, source_ip, action, symbol, timeframe, "
@@ -147,10 +146,26 @@ class Journal:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (alert_id, now, digest, stored_body, source_ip, alert.action, alert.symbol, alert.timeframe,
                  alert.timeframe_minutes, _text(alert.price), status,
-                 f"same body as alert {original['id']}" if original else "",
-                 original["id"] if original else None, now if original else None),
+                 f"same body as alert {original} (a re-delivery)" if original else "",
+                 original, now if original else None),
             )
-        return alert_id, status, original["id"] if original else None
+        return alert_id, status, original
+
+    @staticmethod
+    def _redelivered(db: sqlite3.Connection, symbol: str, digest: str, since: float) -> str | None:
+        """The id of the first delivery this body repeats, or None if it is a new signal.
+
+        One indexed read inside the request's transaction: the symbol's newest alert, and the
+        first delivery it itself repeats. The window counts from that first delivery, so a body
+        re-sent again and again does not stay a duplicate for ever.
+        """
+        newest = db.execute(
+            "SELECT a.body_hash, COALESCE(o.id, a.id) AS first_id, COALESCE(o.received_at, a.received_at) AS first_at "
+            "FROM alerts a LEFT JOIN alerts o ON o.id = a.duplicate_of WHERE a.symbol=? ORDER BY a.seq DESC LIMIT 1",
+            (symbol,)).fetchone()
+        if newest is None or newest["body_hash"] != digest or newest["first_at"] < since:
+            return None
+        return newest["first_id"]
 
     # -- reading -----------------------------------------------------------------------
 

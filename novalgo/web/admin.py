@@ -13,7 +13,7 @@ from novalgo.domain.money import json_number, plain
 from novalgo.engine.services import SNAPSHOT_FILE
 from novalgo.errors import NovalgoError
 from novalgo.sheet.cache import saved_snapshot
-from novalgo.web.security import admin_allowed
+from novalgo.web.security import ADMIN_ONLY, admin_allowed
 
 blueprint = Blueprint("admin", __name__)
 HEARTBEAT_STALE = 15.0  # seconds without a leader heartbeat before /health says 503
@@ -28,8 +28,7 @@ def admin_only(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         if not admin_allowed(request, _services().settings):
-            return jsonify(error="send Authorization: Bearer <NOVALGO_ADMIN_TOKEN> "
-                                 "(with no token set, only this machine may read)"), 401
+            return jsonify(error=ADMIN_ONLY), 401
         return view(*args, **kwargs)
     return guarded
 

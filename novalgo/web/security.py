@@ -9,6 +9,8 @@ from flask import Request
 
 from novalgo.settings import IPNetwork, Settings
 
+ADMIN_ONLY = "send Authorization: Bearer <NOVALGO_ADMIN_TOKEN> (with no token set, only this machine may read)"
+
 
 def client_ip(request: Request, trusted_proxies: tuple[IPNetwork, ...]) -> str:
     """The caller's address; X-Forwarded-For is believed only when it comes from a trusted proxy."""

@@ -1,4 +1,8 @@
-"""POST /webhook and /webhook/<secret>: check, journal, answer. No network I/O here."""
+"""POST /webhook and /webhook/<secret>: check, journal, answer. No network I/O here.
+
+``?dry_run=1`` (admin token required, secret checked as usual) journals nothing and answers with
+what the alert would do now: that one reads the Config and the broker, as ``novalgo try`` does.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from flask import Blueprint, current_app, jsonify, request
 from novalgo.domain import statuses
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.domain.money import json_number
-from novalgo.errors import AlertError
-from novalgo.web.security import address_allowed, client_ip, same_secret
+from novalgo.engine.dry_run import dry_run
+from novalgo.errors import AlertError, NovalgoError
+from novalgo.web.security import ADMIN_ONLY, address_allowed, admin_allowed, client_ip, same_secret
 
 blueprint = Blueprint("webhook", __name__)
 MAX_WAIT = 2.5  # TradingView gives up after about 3 seconds
@@ -28,13 +33,25 @@ def _error(code: int, reason: str):
     return jsonify(error=reason), code
 
 
+def _refusal(e: AlertError):
+    """400 with how far the body got and one sentence on the fix; only for callers with the secret."""
+    return jsonify(error=str(e), read=e.read, hint=e.hint), 400
+
+
 @blueprint.post("/webhook")
 @blueprint.post("/webhook/<path:path_secret>")
 def receive(path_secret: str | None = None):
     services = current_app.extensions["novalgo"]
     settings = services.settings
     caller = client_ip(request, settings.trusted_proxies)
-    if not address_allowed(caller, settings.allowed_ips):
+    rehearsal = _dry_run_asked()
+    if isinstance(rehearsal, str):
+        return _error(400, rehearsal)
+    if rehearsal:
+        # An operator's check, not an alert: the admin token decides, wherever the operator is.
+        if not admin_allowed(request, settings):
+            return _error(401, ADMIN_ONLY)
+    elif not address_allowed(caller, settings.allowed_ips):
         return _error(403, f"address {caller} may not send alerts (NOVALGO_ALLOWED_IPS)")
     wait = _wait_seconds()
     if isinstance(wait, str):
@@ -44,13 +61,16 @@ def receive(path_secret: str | None = None):
     try:
         delivery = read_delivery(raw)
     except AlertError as e:
-        return _error(400, str(e)) if path_ok else _error(401, "bad or missing secret")
+        # Without the secret, say nothing about what the body held.
+        return _refusal(e) if path_ok else _error(401, "bad or missing secret")
     if not (path_ok or same_secret(delivery.secret, settings.webhook_secret)):
         return _error(401, "bad or missing secret")
     try:
         alert = parse_alert(delivery)
     except AlertError as e:
-        return _error(400, str(e))
+        return _refusal(e)
+    if rehearsal:
+        return _dry_run(services, alert)
     alert_id, status, original = services.journal.add(alert, delivery.stored_body, caller, settings.dedupe_window)
     if status == statuses.DUPLICATE:
         return jsonify(status="duplicate", alert_id=alert_id, duplicate_of=original), 200
@@ -60,6 +80,26 @@ def receive(path_secret: str | None = None):
             return jsonify(_outcome(record)), 200
     return jsonify(status="accepted", alert_id=alert_id, action=alert.action.upper(), symbol=alert.symbol,
                    timeframe=alert.timeframe), 202
+
+
+def _dry_run_asked() -> bool | str:
+    """``?dry_run=1`` (or true/yes): rehearse only. Anything unclear is refused, never traded."""
+    raw = request.args.get("dry_run")
+    if raw is None or raw.lower() in ("0", "false", "no"):
+        return False
+    if raw.lower() in ("", "1", "true", "yes"):
+        return True
+    return f"dry_run={raw!r}: expected 1 (rehearse, trade nothing) or 0"
+
+
+def _dry_run(services, alert):
+    """What the executor would do with the alert now; nothing journalled, nothing sent."""
+    try:
+        answer = dry_run(alert, services.config, services.broker, services.journal,
+                         skip_outside_hours=services.settings.outside_hours == "skip")
+    except NovalgoError as e:
+        return _error(503, f"broker unavailable: {e}")
+    return jsonify(answer), 200
 
 
 def _wait_seconds() -> float | str:

@@ -32,8 +32,9 @@ def config_status(data_dir: Path, symbol: str) -> str:
 def test_trading_scenario_over_http(service):
     health = service.wait_healthy()
     assert (health["mode"], health["active_configs"]) == ("simulated", 3)
+    # The README's "Try it" loop: each repeated action carries a new price, as a new bar's alert would.
     steps = [("BUY", 200, "25", "FILLED"), ("BUY", 201, "25", "ALREADY LONG"), ("SELL", 250, "-20", "FILLED"),
-             ("SELL", 250, "-20", "ALREADY SHORT"), ("BUY", 200, "25", "FILLED"), ("CLOSE", 210, None, "WAITING")]
+             ("SELL", 249, "-20", "ALREADY SHORT"), ("BUY", 200, "25", "FILLED"), ("CLOSE", 210, None, "WAITING")]
     for action, price, position, status in steps:
         answer = service.post({"action": action, "symbol": "AAPL", "timeframe": "15 Min", "price": price}, wait=2.5)
         assert answer.status_code == 200, answer.text
@@ -44,6 +45,25 @@ def test_trading_scenario_over_http(service):
         while config_status(service.data_dir, "AAPL") != status and time.monotonic() < deadline:
             time.sleep(0.1)
         assert config_status(service.data_dir, "AAPL") == status
+
+
+def test_a_re_delivery_across_a_gunicorn_restart_is_a_duplicate(tmp_path):
+    """TradingView got a 502 while gunicorn restarted and re-sends the body: it must not trade twice."""
+    data_dir = tmp_path / "data"
+    body = {"action": "buy", "symbol": "AAPL", "timeframe": "15", "price": 200}
+    # A window wider than any restart, so a slow machine's start-up cannot decide the outcome.
+    window = {"NOVALGO_DEDUPE_SECONDS": "600"}
+    with RunningService(data_dir, SECRET, **window) as first:
+        delivered = first.post(body, wait=2.5).json()
+        assert delivered["outcome"] == "FILLED"
+    with RunningService(data_dir, SECRET, **window) as second:
+        again = second.post(body)
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+        assert again.json()["duplicate_of"] == delivered["alert_id"]
+        held = requests.get(f"{second.url}/positions", timeout=5).json()["positions"]
+    assert [p["qty"] for p in held] == ["25"]
+    broker = sqlite3.connect(data_dir / "simbroker.sqlite3")
+    assert broker.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 1
 
 
 def write_config(data_dir: Path, symbols: list[str]) -> None:

@@ -81,8 +81,9 @@ def test_service_reports_paper_trading_on_the_google_sheet(stack):
 
 def test_trading_scenario_moves_the_alpaca_position_and_writes_each_status(stack):
     fakes, service = stack
+    # Each repeated action carries a new price, as a new bar's alert would (the same body again is a re-delivery).
     steps = [("BUY", 200, 25, "FILLED"), ("BUY", 201, 25, "ALREADY LONG"), ("SELL", 250, -20, "FILLED"),
-             ("SELL", 250, -20, "ALREADY SHORT"), ("BUY", 200, 25, "FILLED"), ("CLOSE", 210, 0, "WAITING")]
+             ("SELL", 249, -20, "ALREADY SHORT"), ("BUY", 200, 25, "FILLED"), ("CLOSE", 210, 0, "WAITING")]
     stamps = []
     for action, price, position, status in steps:
         # The fake fills at its own price: make it the alert's, so $5,000 buys 25 shares at 200.

@@ -16,7 +16,7 @@ from novalgo.engine.journal import Journal, client_order_id
 from tests.support.clock import Clock
 
 T0 = 1_741_000_000.0
-WINDOW = 5.0
+WINDOW = 20.0  # the default NOVALGO_DEDUPE_SECONDS
 
 
 @pytest.fixture
@@ -75,37 +75,59 @@ def test_alert_ids_are_distinct_and_recent_is_newest_first(journal, clock):
     assert [r["id"] for r in journal.recent(limit=2)] == [ids[2], ids[1]]
 
 
-# -- duplicates: TradingView re-delivers when we answer slowly -------------------------------------
+# -- duplicates: TradingView re-sends a delivery it thinks failed, 5 s apart, up to 3 times --------
 
-def test_an_identical_body_within_the_window_while_in_flight_is_a_duplicate(journal, clock):
+SELL = BUY.replace('"buy"', '"sell"')
+
+
+def test_re_deliveries_5_and_10_seconds_later_are_duplicates_of_the_first(journal, clock):
     first, _, _ = accept(journal, BUY)
-    clock.now += WINDOW - 0.5
-    second, status, duplicate_of = accept(journal, BUY)
-    assert (status, duplicate_of) == (st.DUPLICATE, first)
-    record = journal.get(second)
-    assert record["reason"] == f"same body as alert {first}"
-    assert record["finished_at"] == clock.now  # settled at once: it will never trade
+    for _ in range(2):
+        clock.now += 5
+        again, status, duplicate_of = accept(journal, BUY)
+        assert (status, duplicate_of) == (st.DUPLICATE, first)
+        record = journal.get(again)
+        assert first in record["reason"]
+        assert record["finished_at"] == clock.now  # settled at once: it will never trade
     assert journal.queue_depth() == 1
 
 
-def test_a_duplicate_is_still_caught_while_the_first_is_processing(journal, clock):
-    first, _, _ = accept(journal, BUY)
-    assert journal.claim(first)
-    clock.now += 1
-    assert accept(journal, BUY)[1:] == (st.DUPLICATE, first)
-
-
-def test_the_same_body_after_the_first_settled_is_a_new_alert(journal, clock):
+def test_a_re_delivery_after_the_first_was_traded_is_still_a_duplicate(journal, clock):
     first, _, _ = accept(journal, BUY)
     journal.claim(first)
     journal.finish(first, st.FILLED)
-    clock.now += 1
+    clock.now += 5
+    assert accept(journal, BUY)[1:] == (st.DUPLICATE, first)
+
+
+def test_buy_sell_buy_within_seconds_are_three_signals(journal, clock):
+    statuses = []
+    for body in (BUY, SELL, BUY):
+        clock.now += 2
+        statuses.append(accept(journal, body)[1])
+    assert statuses == [st.QUEUED] * 3
+    assert journal.queue_depth() == 3
+
+
+def test_an_alert_for_another_symbol_in_between_does_not_hide_a_re_delivery(journal, clock):
+    first, _, _ = accept(journal, BUY)
+    clock.now += 2
+    accept(journal, BUY.replace("NASDAQ:AAPL", "MSFT"))
+    clock.now += 3
+    assert accept(journal, BUY)[1:] == (st.DUPLICATE, first)
+
+
+def test_the_same_body_after_the_window_is_a_new_signal(journal, clock):
+    accept(journal, BUY)
+    clock.now += WINDOW + 0.1
     assert accept(journal, BUY)[1:] == (st.QUEUED, None)
 
 
-def test_the_same_body_after_the_window_is_a_new_alert(journal, clock):
-    accept(journal, BUY)
-    clock.now += WINDOW + 0.1
+def test_the_window_counts_from_the_first_delivery_not_the_last_repeat(journal, clock):
+    first, _, _ = accept(journal, BUY)
+    clock.now += 15
+    assert accept(journal, BUY)[1:] == (st.DUPLICATE, first)
+    clock.now += 10  # 25 s after the first delivery: a new signal, though a repeat came 10 s ago
     assert accept(journal, BUY)[1:] == (st.QUEUED, None)
 
 

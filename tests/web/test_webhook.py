@@ -54,6 +54,43 @@ def test_unreadable_alerts_get_400_with_the_reason_and_change_nothing(client, se
     assert services.journal.recent() == []
 
 
+def test_a_refusal_shows_what_was_read_and_how_to_fix_it(client, services):
+    response = post(client, "LDC Open Long ▲ | BTCUSDT.P@64000 | (15)", path=f"/webhook/{SECRET}")
+    assert response.status_code == 400
+    answer = response.get_json()
+    assert set(answer) == {"error", "read", "hint"}
+    assert "perpetual" in answer["error"]
+    assert answer["read"] == {"action": "buy", "symbol": "BTCUSDT.P", "timeframe": "15", "price": "64000",
+                              "quantity": None}
+    assert answer["hint"].endswith(".")
+    assert services.journal.recent() == []
+
+
+def test_an_ambiguous_text_is_refused_with_a_hint(client):
+    answer = post(client, "Buy AAPL or Sell TSLA", path=f"/webhook/{SECRET}").get_json()
+    assert "which disagree" in answer["error"]
+    assert answer["read"]["symbol"] is None and answer["hint"]
+
+
+def test_an_unreadable_body_with_the_secret_in_the_url_gets_a_hint(client):
+    answer = post(client, b"\xff\xfe not text", path=f"/webhook/{SECRET}").get_json()
+    assert answer["error"] == "body is not UTF-8 text"
+    assert answer["read"] == {"action": None, "symbol": None, "timeframe": None, "price": None, "quantity": None}
+    assert "UTF-8" in answer["hint"]
+
+
+@pytest.mark.parametrize("body,path", [
+    ("LDC Open Long ▲ | BTCUSDT.P@64000 | (15)", "/webhook/wrong"),
+    ({"action": "buy", "symbol": "BINANCE:BTCUSDT.P", "timeframe": "15", "secret": "wrong"}, "/webhook"),
+    (b"\xff\xfe not text", "/webhook"),
+], ids=["text-wrong-url-secret", "json-wrong-secret", "not-text-no-secret"])
+def test_a_refusal_never_shows_what_was_read_to_a_caller_without_the_secret(client, body, path):
+    response = post(client, body, path=path)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "bad or missing secret"}
+    assert "BTCUSDT" not in response.get_data(as_text=True)
+
+
 def test_bad_json_with_url_secret_is_400(client):
     response = post(client, "{not json", path=f"/webhook/{SECRET}")
     assert response.status_code == 400
@@ -109,16 +146,25 @@ def test_unknown_symbol_is_accepted_and_recorded_as_skipped(client, services):
     assert "not in the Config tab" in record["reason"]
 
 
-def test_identical_body_while_the_first_is_in_flight_is_a_duplicate(client, services):
+def test_a_re_delivered_body_is_a_duplicate_before_and_after_the_first_is_traded(client, services):
     first = post(client, alert_body("buy", price=200)).get_json()
     second = post(client, alert_body("buy", price=200))
     assert second.status_code == 200
     assert second.get_json()["status"] == "duplicate"
     assert second.get_json()["duplicate_of"] == first["alert_id"]
     assert run_queue(services) == ["FILLED"]
-    third = post(client, alert_body("buy", price=200))  # the first has settled: decided normally
-    assert third.status_code == 202
-    assert run_queue(services) == ["ALREADY LONG"]
+    third = post(client, alert_body("buy", price=200))  # TradingView's next re-send, after the trade
+    assert third.get_json() == {"status": "duplicate", "alert_id": third.get_json()["alert_id"],
+                                "duplicate_of": first["alert_id"]}
+    assert run_queue(services) == []
+    assert [p.qty for p in services.broker.positions()] == [25]
+
+
+def test_the_same_body_after_another_signal_is_a_new_signal(client, services):
+    for action in ("buy", "sell", "buy"):
+        assert post(client, alert_body(action, price=200)).status_code == 202
+    assert run_queue(services) == ["FILLED", "FILLED", "FILLED"]
+    assert [p.qty for p in services.broker.positions()] == [25]
 
 
 def test_wait_answers_like_the_original_bot(settings):
