@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from novalgo.broker.base import CANCELED, EXPIRED, FILLED, ZERO, Broker, OrderRequest, OrderState
+from novalgo.broker.base import CANCELED, EXPIRED, FILLED, Broker, OrderRequest, OrderState
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
-from novalgo.domain.decision import Holding, OrderPlan, Tradability, decide
+from novalgo.domain.decision import OrderPlan
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, OPEN_AT_BROKER, OUR_PREFIX, PLANNED, REPLANNED, SENDING,
                                     SUPERSEDED, VOID, Journal)
+from novalgo.engine.planning import plan_alert
 from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
 from novalgo.sheet.status_writer import StatusWriter
@@ -98,30 +99,7 @@ class Executor:
         return self._send_legs(self.journal.get(alert["id"]))
 
     def _plan(self, action: str, row: ConfigRow, symbol: str, alert_price: Decimal | None) -> OrderPlan:
-        held = self.broker.position(symbol).qty
-        pending = sum((_signed_open_qty(o, alert_price) for o in self.journal.open_orders(symbol)), ZERO)
-        holding = Holding(held, pending)
-        tradability = Tradability()
-        price = alert_price
-        # Opening needs the asset's rules; a SELL always does, since on crypto it only goes flat.
-        needs_asset = action == "sell" or (action == "buy" and holding.exposure <= 0)
-        if needs_asset:
-            try:
-                asset = self.broker.asset(symbol)
-            except OrderRejected as e:
-                return OrderPlan((), statuses.FAILED, str(e))
-            if not asset.tradable:
-                return OrderPlan((), statuses.FAILED, f"{symbol} is not tradable at the broker")
-            can_short, refusal = asset.shortable and asset.easy_to_borrow, ""
-            if action == "sell" and not asset.crypto:
-                if not can_short:
-                    refusal = f"{symbol} is not shortable (or not easy to borrow) at the broker"
-                elif not self.broker.account().shorting_enabled:
-                    can_short, refusal = False, "the account is not allowed to sell short"
-            tradability = Tradability(asset.fractionable, can_short, refusal, crypto=asset.crypto)
-            if price is None and ((action == "sell" and not asset.crypto) or not asset.fractionable):
-                price = self.broker.latest_price(symbol)
-        return decide(action, row, holding, price, tradability)
+        return plan_alert(action, row, symbol, alert_price, self.broker, self.journal.open_orders(symbol))[1]
 
     def _cancel_open_orders(self, symbol: str, alert_id: str) -> None:
         for order in self.journal.open_orders(symbol, exclude_alert=alert_id):
@@ -385,17 +363,3 @@ class Executor:
 
 def _rejected(request: OrderRequest, reason: str) -> OrderState:
     return OrderState(request.client_order_id, "", request.symbol, request.side, "rejected", reason=reason)
-
-
-def _signed_open_qty(order: dict[str, Any], price: Decimal | None) -> Decimal:
-    """How much an unfilled order of ours will add to the position (estimated for dollar orders)."""
-    filled = Decimal(order["filled_qty"] or 0)
-    if order["qty"]:
-        remaining = Decimal(order["qty"]) - filled
-    else:
-        hint = Decimal(order["price_hint"]) if order["price_hint"] else price
-        # Without a price, count a dollar buy as one share: the sign is what the decision needs.
-        remaining = Decimal(order["notional"]) / hint - filled if hint else Decimal(1)
-    remaining = max(remaining, ZERO)
-    return remaining if order["side"] == "buy" else -remaining
-

@@ -1,0 +1,58 @@
+"""The decision's inputs, gathered once for the executor and the dry run alike.
+
+What we hold (the broker's position plus our unfilled orders), whether the asset may be traded
+or shorted (the broker's word, crypto included) and a price to size whole shares, then the
+decision table. Reads only: the executor writes the plan, the dry run shows it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterable
+
+from novalgo.broker.base import ZERO, Broker
+from novalgo.domain import statuses
+from novalgo.domain.config_rows import ConfigRow
+from novalgo.domain.decision import Holding, OrderPlan, Tradability, decide
+from novalgo.errors import OrderRejected
+
+
+def plan_alert(action: str, row: ConfigRow, symbol: str, alert_price: Decimal | None, broker: Broker,
+               our_open_orders: Iterable[dict[str, Any]]) -> tuple[Holding, OrderPlan]:
+    """What we hold and what the decision table would do about the alert now."""
+    held = broker.position(symbol).qty
+    pending = sum((_signed_open_qty(o, alert_price) for o in our_open_orders), ZERO)
+    holding = Holding(held, pending)
+    tradability = Tradability()
+    price = alert_price
+    # Opening needs the asset's rules; a SELL always does, since on crypto it only goes flat.
+    if action == "sell" or (action == "buy" and holding.exposure <= 0):
+        try:
+            asset = broker.asset(symbol)
+        except OrderRejected as e:
+            return holding, OrderPlan((), statuses.FAILED, str(e))
+        if not asset.tradable:
+            return holding, OrderPlan((), statuses.FAILED, f"{symbol} is not tradable at the broker")
+        can_short, refusal = asset.shortable and asset.easy_to_borrow, ""
+        if action == "sell" and not asset.crypto:
+            if not can_short:
+                refusal = f"{symbol} is not shortable (or not easy to borrow) at the broker"
+            elif not broker.account().shorting_enabled:
+                can_short, refusal = False, "the account is not allowed to sell short"
+        tradability = Tradability(asset.fractionable, can_short, refusal, crypto=asset.crypto)
+        if price is None and ((action == "sell" and not asset.crypto) or not asset.fractionable):
+            price = broker.latest_price(symbol)
+    return holding, decide(action, row, holding, price, tradability)
+
+
+def _signed_open_qty(order: dict[str, Any], price: Decimal | None) -> Decimal:
+    """How much an unfilled order of ours will add to the position (estimated for dollar orders)."""
+    filled = Decimal(order["filled_qty"] or 0)
+    if order["qty"]:
+        remaining = Decimal(order["qty"]) - filled
+    else:
+        hint = Decimal(order["price_hint"]) if order["price_hint"] else price
+        # Without a price, count a dollar buy as one share: the sign is what the decision needs.
+        remaining = Decimal(order["notional"]) / hint - filled if hint else Decimal(1)
+    remaining = max(remaining, ZERO)
+    return remaining if order["side"] == "buy" else -remaining
