@@ -4,6 +4,8 @@
 #   sudo deploy/install.sh                                  bot on 127.0.0.1:8000 only
 #   sudo deploy/install.sh --with-nginx bot.example.com \
 #        [--email you@example.com] [--owner-ip 203.0.113.7] nginx + Let's Encrypt in front
+#        [--require-tradingview-cert]                       /webhook only with TradingView's
+#        [--tradingview-ca-bundle FILE]                     client certificate (CAs: FILE)
 #   sudo deploy/install.sh --port80                         no nginx: the bot binds port 80
 #   sudo deploy/install.sh --uninstall [--purge]            remove (keeps data and settings
 #                                                           unless --purge)
@@ -24,12 +26,16 @@ ROOT=""
 DOMAIN=""
 EMAIL=""
 OWNER_IPS=()
+TV_CERT=no
+# The CAs TradingView's webhook certificate must chain to (docs/DEPLOY.md).
+SYSTEM_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+TV_CA_BUNDLE=$SYSTEM_CA_BUNDLE
 PORT80=no
 ACTION=install
 PURGE=no
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -44,6 +50,8 @@ while [ $# -gt 0 ]; do
     --with-nginx) DOMAIN="${2:?--with-nginx needs the domain name}"; shift 2 ;;
     --email) EMAIL="${2:?--email needs an address}"; shift 2 ;;
     --owner-ip) OWNER_IPS+=("${2:?--owner-ip needs an address}"); shift 2 ;;
+    --require-tradingview-cert) TV_CERT=yes; shift ;;
+    --tradingview-ca-bundle) TV_CA_BUNDLE="${2:?--tradingview-ca-bundle needs a file}"; shift 2 ;;
     --port80) PORT80=yes; shift ;;
     --uninstall) ACTION=uninstall; shift ;;
     --purge) PURGE=yes; shift ;;
@@ -67,6 +75,17 @@ for ip in "${OWNER_IPS[@]+"${OWNER_IPS[@]}"}"; do
 done
 if [ "$PORT80" = yes ] && [ -n "$DOMAIN" ]; then
   die "--port80 and --with-nginx both want port 80: pick one"
+fi
+if [ "$TV_CERT" = yes ] && [ -z "$DOMAIN" ]; then
+  die "--require-tradingview-cert is an nginx setting: use it with --with-nginx"
+fi
+if [ "$TV_CA_BUNDLE" != "$SYSTEM_CA_BUNDLE" ]; then
+  [ "$TV_CERT" = yes ] || die "--tradingview-ca-bundle goes with --require-tradingview-cert"
+  # It goes into nginx's config as it is: an absolute path, nothing nginx would read as syntax.
+  [[ "$TV_CA_BUNDLE" =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "--tradingview-ca-bundle: '$TV_CA_BUNDLE' is not an absolute file path"
+  if [ -z "$ROOT" ] && [ ! -s "$TV_CA_BUNDLE" ]; then
+    die "--tradingview-ca-bundle: $TV_CA_BUNDLE does not exist or is empty"
+  fi
 fi
 
 OPT="$ROOT/opt/novalgo"
@@ -99,6 +118,7 @@ say() {
 install_packages() {
   local wanted=(python3 python3-venv) missing=() package
   if [ -n "$DOMAIN" ]; then wanted+=(nginx certbot); fi
+  if [ "$TV_CERT" = yes ]; then wanted+=(ca-certificates); fi
   if [ -n "$ROOT" ]; then
     run apt-get install -y "${wanted[@]}"
     return
@@ -239,9 +259,43 @@ install_nginx_site() {
       --agree-tos "${contact[@]}" --deploy-hook "systemctl reload nginx"
   fi
   sed "s/novalgo\.example\.com/$DOMAIN/g" "$SOURCE/deploy/nginx/novalgo.conf" >"$NGINX/sites-available/novalgo.conf"
+  if [ "$TV_CERT" = yes ]; then require_tradingview_cert; else drop_tradingview_cert; fi
   chmod 0644 "$NGINX/sites-available/novalgo.conf"
   run nginx -t
   run systemctl reload-or-restart nginx
+}
+
+# --require-tradingview-cert: the three cert snippets, and novalgo.conf as shipped plus four
+# include lines: the maps at http level (before the upstream), the certificate request in
+# the 443 server (after its key), the check in both /webhook locations (after the allowlist).
+require_tradingview_cert() {
+  local site="$NGINX/sites-available/novalgo.conf" name
+  for name in novalgo-tradingview-cert novalgo-tradingview-cert-server novalgo-tradingview-cert-check; do
+    install -m 0644 "$SOURCE/deploy/nginx/snippets/$name.conf" "$NGINX/snippets/"
+  done
+  if [ "$TV_CA_BUNDLE" != "$SYSTEM_CA_BUNDLE" ]; then
+    sed -i "s|^ssl_client_certificate .*;\$|ssl_client_certificate $TV_CA_BUNDLE;|" \
+      "$NGINX/snippets/novalgo-tradingview-cert-server.conf"
+  fi
+  sed -i \
+    -e 's|^upstream novalgo_app {$|include snippets/novalgo-tradingview-cert.conf;\n\n&|' \
+    -e 's|^\( *\)ssl_certificate_key .*;$|&\n\1include snippets/novalgo-tradingview-cert-server.conf;|' \
+    -e 's|^\( *\)include snippets/novalgo-tradingview\.conf;$|&\n\1include snippets/novalgo-tradingview-cert-check.conf;|' \
+    "$site"
+  # Each include where it belongs, or no site at all: a half-applied opt-in would let
+  # webhooks through without the check.
+  if [ "$(grep -c 'include snippets/novalgo-tradingview-cert\.conf;' "$site")" != 1 ] \
+    || [ "$(grep -c 'include snippets/novalgo-tradingview-cert-server\.conf;' "$site")" != 1 ] \
+    || [ "$(grep -c 'include snippets/novalgo-tradingview-cert-check\.conf;' "$site")" != 2 ]; then
+    rm -f "$site"
+    die "deploy/nginx/novalgo.conf no longer has the lines --require-tradingview-cert adds to"
+  fi
+}
+
+# Without the flag, nothing of it stays behind (the site no longer includes these).
+drop_tradingview_cert() {
+  rm -f "$NGINX/snippets/novalgo-tradingview-cert.conf" "$NGINX/snippets/novalgo-tradingview-cert-server.conf" \
+    "$NGINX/snippets/novalgo-tradingview-cert-check.conf"
 }
 
 next_steps() {
@@ -285,6 +339,7 @@ do_uninstall() {
   if [ -e "$NGINX/sites-available/novalgo.conf" ]; then
     rm -f "$NGINX/sites-enabled/novalgo.conf" "$NGINX/sites-available/novalgo.conf" \
       "$NGINX/snippets/novalgo-common.conf" "$NGINX/snippets/novalgo-tradingview.conf"
+    drop_tradingview_cert
     run systemctl try-reload-or-restart nginx
     say "the certificate stays with certbot (certbot delete removes it)"
   fi
