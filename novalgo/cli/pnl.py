@@ -79,7 +79,7 @@ def _read_rows(reader, name: str) -> list[FillRow]:
             is_buy = FAST_SIDES.get(cells[d])
             if is_buy is None:
                 is_buy = SIDES[cells[d].strip().lower()]
-            append((symbol, symbol, when, is_buy, qty, price, order or f"line {reader.line_num}", None))
+            append((symbol, symbol, when, is_buy, qty, price, order or f"line {reader.line_num}", None, None))
         except (ValueError, InvalidOperation, KeyError, IndexError):
             raise BadFills(f"{name}, line {reader.line_num}: {_what_is_wrong(cells, t, s, d, q, p)}") from None
     return rows
