@@ -158,6 +158,7 @@ class FakeAlpaca:
         self.orders: dict[str, dict] = {}  # by order id, in submission order
         self.positions: dict[str, list[Decimal]] = {}  # symbol -> [qty, avg_entry_price]
         self.activities: list[dict] = []  # FILL activities, oldest first
+        self.activity_queries: list[dict] = []  # the query of each activities request, in order
         self.equity_history: list[tuple[date, Decimal]] = []
         self.daily_bars: dict[str, list[tuple[date, Decimal]]] = {}
         self.fill_delay = 0.0  # seconds an order stays "new" before it fills
@@ -784,6 +785,7 @@ class FakeAlpaca:
         # default; page_token is the last id of the previous page (desc: "results will end before"
         # it, asc: "begin with the activity immediately after"); page_size defaults to, and is at
         # most, 100.
+        self.activity_queries.append(dict(args))
         if "FILL" not in kinds.upper().split(","):
             return []
         size = min(int(args.get("page_size", 100)), 100)
