@@ -29,6 +29,7 @@ from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest, GetPortfolioHistoryRequest, MarketOrderRequest
 
 from novalgo.broker.alpaca_activities import fill_from_activity
+from novalgo.broker.alpaca_margin import shorting_sentences
 from novalgo.broker.alpaca_errors import is_duplicate_client_id, read_error, rejection_reason
 from novalgo.broker.base import (
     CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
@@ -443,8 +444,7 @@ def account_report(settings, broker: AlpacaBroker | None = None) -> tuple[list[s
     ok, problems = [], []
     ok.append(f"Alpaca {account.mode} account ({where}): status {account.status}")
     ok.append(f"buying power ${account.buying_power:,.2f}, cash ${account.cash:,.2f}, equity ${account.equity:,.2f}")
-    ok.append("shorting enabled" if account.shorting_enabled
-              else "shorting disabled: SELL alerts that would open a short will be FAILED")
+    ok.extend(shorting_sentences(account))  # not a problem: a long-only account still trades
     if account.status != "ACTIVE":
         problems.append(f"the Alpaca account is {account.status}, not ACTIVE: it cannot trade")
     if account.trading_blocked:
