@@ -28,7 +28,9 @@ from alpaca.trading.enums import AssetClass, OrderSide, QueryOrderStatus, TimeIn
 from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest, GetPortfolioHistoryRequest, MarketOrderRequest
 
+from novalgo.broker.alpaca_activities import fill_from_activity
 from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
+from novalgo.broker.alpaca_margin import shorting_sentences
 from novalgo.broker.base import (
     CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
     Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
@@ -118,7 +120,8 @@ class AlpacaBroker:
         account = Account(mode=self.mode, status=_text(raw.status), cash=_dec(raw.cash) or ZERO,
                           equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
                           shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD",
-                          trading_blocked=bool(raw.trading_blocked or raw.account_blocked))
+                          trading_blocked=bool(raw.trading_blocked or raw.account_blocked),
+                          account_id=str(raw.id), multiplier=_dec(raw.multiplier))
         self._account = (now, account)
         return account
 
@@ -259,21 +262,36 @@ class AlpacaBroker:
     def fills(self, since: datetime) -> list[Fill]:
         """Every FILL activity since a time, oldest first, with client_order_ids where known."""
         since = _aware(since)
+        raw = self._fill_pages({"after": since.isoformat()})
+        self._learn_client_ids({a["order_id"] for a in raw} - self._client_ids.keys(), since)
+        fills = [fill_from_activity(a, self._client_ids.get(a["order_id"])) for a in raw]
+        fills.sort(key=lambda f: f.time)
+        return fills
+
+    def fills_after(self, activity_id: str | None) -> list[Fill]:
+        """Every FILL activity after the one with this id (from the account's first when None),
+        oldest first, with Alpaca's side kept (sell or sell_short) and client_order_ids where known."""
+        raw = self._fill_pages({"page_token": activity_id} if activity_id else {})
+        if not raw:
+            return []
+        fills = [fill_from_activity(a) for a in raw]
+        self._learn_client_ids({f.order_id for f in fills} - self._client_ids.keys(), min(f.time for f in fills))
+        return [replace(f, client_order_id=self._client_ids.get(f.order_id)) for f in fills]
+
+    def _fill_pages(self, params: dict[str, Any]) -> list[dict]:
+        """FILL activities oldest first, page after page. Account Activities: page_token is the last
+        id of the page before, and asc "results will begin with the activity immediately after" it;
+        page_size is at most 100, so a shorter page is the last (docs.alpaca.markets/reference/
+        getaccountactivitiesbytype). alpaca-py's TradingClient has no method for activities: this
+        goes through its budgeted session like every other call."""
         raw: list[dict] = []
-        params: dict[str, Any] = {"after": since.isoformat(), "direction": "asc", "page_size": ACTIVITY_PAGE}
+        params = {**params, "direction": "asc", "page_size": ACTIVITY_PAGE}
         while True:
             page = self._call(self._trading.get, "/account/activities/FILL", dict(params), what="read fills") or []
             raw.extend(page)
             if len(page) < ACTIVITY_PAGE:
-                break
+                return raw
             params["page_token"] = page[-1]["id"]
-        self._learn_client_ids({a["order_id"] for a in raw} - self._client_ids.keys(), since)
-        fills = [Fill(time=_parse_time(a["transaction_time"]), symbol=normalize_symbol(a["symbol"]),
-                      side=a["side"], qty=Decimal(str(a["qty"])), price=Decimal(str(a["price"])),
-                      order_id=a["order_id"], client_order_id=self._client_ids.get(a["order_id"]))
-                 for a in raw]
-        fills.sort(key=lambda f: f.time)
-        return fills
 
     def portfolio_history(self, period: str = "1M") -> list[tuple[date, Decimal]]:
         """Daily equity, oldest first, dated in New York (Alpaca's market days)."""
@@ -432,11 +450,6 @@ def _aware(when: datetime) -> datetime:
     return when
 
 
-def _parse_time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _start_of(day: date | datetime, next_day: bool = False) -> datetime:
     if isinstance(day, datetime):
         return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
@@ -473,8 +486,7 @@ def account_report(settings, broker: AlpacaBroker | None = None) -> tuple[list[s
     ok, problems = [], []
     ok.append(f"Alpaca {account.mode} account ({where}): status {account.status}")
     ok.append(f"buying power ${account.buying_power:,.2f}, cash ${account.cash:,.2f}, equity ${account.equity:,.2f}")
-    ok.append("shorting enabled" if account.shorting_enabled
-              else "shorting disabled: SELL alerts that would open a short will be FAILED")
+    ok.extend(shorting_sentences(account))  # not a problem: a long-only account still trades
     if account.status != "ACTIVE":
         problems.append(f"the Alpaca account is {account.status}, not ACTIVE: it cannot trade")
     if account.trading_blocked:

@@ -61,6 +61,8 @@ class Account:
     shorting_enabled: bool = True
     currency: str = "USD"
     trading_blocked: bool = False  # the broker's account or trading block: nothing can trade
+    account_id: str = ""  # the broker's id: stored fill history is kept per account
+    multiplier: Decimal | None = None  # buying power multiple (Alpaca: 1 cash, 2 or 4 margin); None unknown
 
 
 @dataclass(frozen=True)
@@ -145,3 +147,7 @@ class Broker(Protocol):
 
     def fills(self, since: datetime) -> list[Fill]:
         """Every fill since a time, oldest first."""
+
+    def fills_after(self, activity_id: str | None) -> list[Fill]:
+        """Every fill after the one with this activity id (from the account's first when None),
+        oldest first, each with its activity_id and the broker's side (buy, sell or sell_short)."""

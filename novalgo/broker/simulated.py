@@ -98,7 +98,8 @@ class SimulatedBroker:
         cash = self._cash(self._db())
         equity = cash + sum((p.market_value or ZERO for p in self.positions()), ZERO)
         self._record_equity(equity)
-        return Account(mode=self.mode, status="ACTIVE", cash=cash, equity=equity, buying_power=max(cash, ZERO))
+        return Account(mode=self.mode, status="ACTIVE", cash=cash, equity=equity, buying_power=max(cash, ZERO),
+                       account_id="simulated")
 
     def equity_history(self) -> list[tuple[date, Decimal]]:
         """End-of-day equity as recorded on each fill and account read, oldest first."""
@@ -218,6 +219,23 @@ class SimulatedBroker:
         return [Fill(datetime.fromtimestamp(row["time"], timezone.utc), row["symbol"], row["side"],
                      Decimal(row["qty"]), Decimal(row["price"]), row["order_id"], row["client_order_id"])
                 for row in rows]
+
+
+    def fills_after(self, activity_id: str | None) -> list[Fill]:
+        """Fills after the one with this id (its row number), labelled as Alpaca labels them: a sell
+        that opens or adds to a short is a sell_short. The label needs the position before each
+        fill, so the whole table is replayed (a simulator's history is small)."""
+        after = int(activity_id) if activity_id else 0
+        held: dict[str, Decimal] = {}
+        fills = []
+        for row in self._db().execute("SELECT * FROM fills ORDER BY seq"):
+            qty, before = Decimal(row["qty"]), held.get(row["symbol"], ZERO)
+            side = "sell_short" if row["side"] == "sell" and before <= 0 else row["side"]
+            held[row["symbol"]] = before + (qty if row["side"] == "buy" else -qty)
+            if row["seq"] > after:
+                fills.append(Fill(datetime.fromtimestamp(row["time"], timezone.utc), row["symbol"], side, qty,
+                                  Decimal(row["price"]), row["order_id"], row["client_order_id"], str(row["seq"])))
+        return fills
 
 
 _text = plain

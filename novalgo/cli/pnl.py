@@ -1,4 +1,7 @@
-"""``novalgo pnl --fills FILE.csv``: FIFO P&L of a fills file, offline, as a table or JSON.
+"""``novalgo pnl --fills FILE.csv`` or ``--activities FILE.json``: FIFO P&L offline, as a table or JSON.
+
+Alpaca activities (a JSON array of FILL activities as the API answers them) go the way the
+Performance tab goes: Alpaca's sell / sell_short labels decide what each sale closes or opens.
 
 A file pandas can read exactly goes the fast way (``novalgo.cli.pnl_columns`` into
 ``domain.fifo_fast``, integer columns, no per-fill objects); any other is read with the csv
@@ -19,7 +22,9 @@ from pathlib import Path
 
 import click
 
-from novalgo.domain.fifo import SIDES, FillRow, SymbolPnl, in_time_order, match_fifo_rows, total
+from novalgo.broker.alpaca_activities import fills_from_activities
+from novalgo.domain.fifo import SIDES, FillRow, SymbolPnl, in_time_order, match_fifo, match_fifo_rows, total
+from novalgo.domain.money import plain
 from novalgo.engine.performance import money, percent, pnl_numbers
 
 REQUIRED = ("time", "symbol", "side", "qty", "price")
@@ -79,7 +84,7 @@ def _read_rows(reader, name: str) -> list[FillRow]:
             is_buy = FAST_SIDES.get(cells[d])
             if is_buy is None:
                 is_buy = SIDES[cells[d].strip().lower()]
-            append((symbol, symbol, when, is_buy, qty, price, order or f"line {reader.line_num}", None))
+            append((symbol, symbol, when, is_buy, qty, price, order or f"line {reader.line_num}", None, None))
         except (ValueError, InvalidOperation, KeyError, IndexError):
             raise BadFills(f"{name}, line {reader.line_num}: {_what_is_wrong(cells, t, s, d, q, p)}") from None
     return rows
@@ -129,6 +134,24 @@ def fast_report(path: Path):
     return None if columns is None else match_fifo_columns(columns)
 
 
+def activities_report(path: Path) -> tuple[dict[str, SymbolPnl], SymbolPnl]:
+    """FIFO results of a file of Alpaca activities, matched with Alpaca's labels as the Performance tab is."""
+    try:
+        activities = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BadFills(f"{path.name}: not a JSON file of Alpaca activities: {e}") from e
+    if isinstance(activities, dict):  # one activity, or an export wrapping the list
+        activities = activities.get("activities", [activities])
+    if not isinstance(activities, list) or not all(isinstance(a, dict) for a in activities):
+        raise BadFills(f"{path.name}: expected a JSON array of activities, as GET /v2/account/activities/FILL answers")
+    try:
+        fills = fills_from_activities(activities)
+    except ValueError as e:
+        raise BadFills(f"{path.name}: {e}") from e
+    results = match_fifo(fills, alpaca_sides=True)
+    return results, total(results.values())
+
+
 def as_json(results: dict[str, SymbolPnl], overall: SymbolPnl) -> dict[str, object]:
     return {"symbols": {symbol: pnl_numbers(results[symbol]) for symbol in sorted(results)},
             "total": pnl_numbers(overall)}
@@ -162,16 +185,18 @@ def _align(cells, widths) -> str:
 
 
 @click.command("pnl")
-@click.option("--fills", "fills_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--fills", "fills_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV with columns time, symbol, side (buy, sell or sell_short), qty, price and optionally order_id.")
+@click.option("--activities", "activities_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON array of Alpaca FILL activities as GET /v2/account/activities/FILL answers them; "
+                   "a sell closes longs and a sell_short opens shorts, as Alpaca labels them.")
 @click.option("--json", "json_output", is_flag=True,
               help="Print JSON instead of a table. Money fields are strings rounded to the cent "
                    "(\"250.50\"); win_rate is a percent string (\"55.56\"); open_qty is exact; "
                    "avg_cost is rounded to 4 decimals; null where undefined (no closed trades). "
                    "The total sums open_qty across symbols and gives avg_cost 0.")
-def pnl(fills_path: Path, json_output: bool) -> None:
-    """Realised FIFO P&L per symbol from a fills file.
+def pnl(fills_path: Path | None, activities_path: Path | None, json_output: bool) -> None:
+    """Realised FIFO P&L per symbol from a fills file or Alpaca activities.
 
     Fills sharing an order_id are one order, and its closing part is one trade; without
     order_id every fill is its own order. Times are ISO 8601 (UTC when no offset is given).
@@ -179,8 +204,14 @@ def pnl(fills_path: Path, json_output: bool) -> None:
     """
     # Millions of small objects that all live to the end: the cycle collector would only
     # rescan them over and over (a third of the run time), and nothing here makes cycles.
+    if (fills_path is None) == (activities_path is None):
+        raise click.UsageError("give one of --fills FILE.csv and --activities FILE.json")
     gc.disable()
-    results, overall = report(fills_path)
+    results, overall = report(fills_path) if fills_path else activities_report(activities_path)
+    unmatched = getattr(overall, "unmatched_qty", ZERO)
+    if unmatched:
+        click.echo(f"note: Alpaca's labels say {plain(unmatched)} shares were bought or sold outside these "
+                   "fills (a transfer, a split, or fills before the file's first): left out of the trades", err=True)
     if json_output:
         json.dump(as_json(results, overall), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -4,6 +4,12 @@ Per key (a symbol, or whatever the caller groups by), fills open lots; a fill th
 closes the oldest lots first and any remainder opens the other side (long 10, sell 15 → 10
 closed, short 5 open). A *closed trade* is the closing part of one order (its consecutive
 fills). Each key keeps a deque of lots, so the work is linear in the number of fills.
+
+Alpaca labels its sells, and its labels say more than the direction (``alpaca_sides``): a
+``sell`` closes longs and never opens a short, a ``sell_short`` opens or adds to a short and
+never closes a long. Where the lots disagree with the label, something moved the position
+outside the fills seen (a transfer, a split, fills before the history): that quantity is left
+out of the trades and counted in ``unmatched_qty`` instead of being taken for a trade.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ LONG = "long"
 SHORT = "short"
 TOTAL = "TOTAL"
 
-# What the matching loop reads: (key, symbol, time, is_buy, qty, price, order_id, tag).
+# A sell's intent, as Alpaca's label says it (None: a plain sell, which closes then opens).
+CLOSE_LONG = "close_long"  # Alpaca's "sell"
+OPEN_SHORT = "open_short"  # Alpaca's "sell_short"
+
+# What the matching loop reads: (key, symbol, time, is_buy, qty, price, order_id, tag, intent).
 # Callers with their own input (the CSV reader) build these directly and skip Fill objects.
-FillRow = tuple[Hashable, str, datetime, bool, Decimal, Decimal, str, "str | None"]
+FillRow = tuple[Hashable, str, datetime, bool, Decimal, Decimal, str, "str | None", "str | None"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class Fill:
     price: Decimal
     order_id: str  # the broker's order id: fills sharing it are one order
     client_order_id: str | None = None
+    activity_id: str = ""  # the broker's id of this execution (Alpaca's FILL activity id)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class SymbolPnl:
     # Exact cost of the open lots, signed like open_qty, so realised P&L − open_cost is the net
     # cash flow to the cent (avg_cost is a rounded division and cannot promise that).
     open_cost: Decimal = ZERO
+    # Quantity the broker's labels say was opened or closed outside these fills (see the module
+    # docstring): in no trade and not open, so a gap in the history cannot invent a trade.
+    unmatched_qty: Decimal = ZERO
 
     def tally(self) -> "PnlTally":
         """Every figure of the row in one pass over the trades (what the sheet and JSON show)."""
@@ -171,12 +185,15 @@ def match_fifo(
     fills: Iterable[Fill],
     key: Callable[[Fill], Hashable] = lambda f: f.symbol,
     tag: Callable[[Fill], str | None] | None = None,
+    alpaca_sides: bool = False,
 ) -> dict[Hashable, SymbolPnl]:
     """Match fills FIFO per ``key`` (the symbol by default); ``tag`` labels each closed trade
-    from its closing fill. Fills are taken in time order (stably sorted if they are not)."""
+    from its closing fill. Fills are taken in time order (stably sorted if they are not).
+    ``alpaca_sides``: the sells carry Alpaca's labels and are matched as they say (see above)."""
     ordered = in_time_order(list(fills), lambda f: f.time)
     return match_fifo_rows(
-        (key(f), f.symbol, f.time, _is_buy(f.side), _positive(f.qty), f.price, f.order_id, tag(f) if tag else None)
+        (key(f), f.symbol, f.time, _is_buy(f.side), _positive(f.qty), f.price, f.order_id, tag(f) if tag else None,
+         _intent(f.side) if alpaca_sides else None)
         for f in ordered
     )
 
@@ -207,13 +224,23 @@ def _match_one(symbol: str, rows: list[FillRow]) -> SymbolPnl:
     lots: deque[list] = deque()
     is_long = True  # the side of the open lots (meaningless while there are none)
     trades: list[ClosedTrade] = []
+    unmatched = ZERO
     # The trade being closed by the current order, summed until another order comes along.
     order = side = tag = opened_at = closed_at = None
     closed_qty = entry_cost = exit_value = ZERO
-    for _, _, time, is_buy, qty, price, order_id, fill_tag in rows:
+    for _, _, time, is_buy, qty, price, order_id, fill_tag, intent in rows:
         if order is not None and order_id != order:
             trades.append(_trade(symbol, order, side, tag, closed_qty, entry_cost, exit_value, opened_at, closed_at))
             order = None
+        if intent is not None:
+            # A labelled sell: lots on the side the label says is not there were moved outside
+            # these fills (a sell_short means no long was held; a sell means no short was).
+            if lots and is_long == (intent == OPEN_SHORT):
+                unmatched += sum((lot[0] for lot in lots), ZERO)
+                lots.clear()
+            if intent == CLOSE_LONG and not lots:
+                unmatched += qty  # closes a long bought outside these fills: its entry is unknown
+                continue
         if not lots or is_long == is_buy:
             lots.append([qty, price, time])  # opening or adding: the common case, kept short
             is_long = is_buy
@@ -239,7 +266,9 @@ def _match_one(symbol: str, rows: list[FillRow]) -> SymbolPnl:
         closed_qty += qty - remaining
         exit_value += (qty - remaining) * price
         closed_at = time
-        if remaining:  # the fill was bigger than the position: the rest opens the other side
+        if remaining and intent == CLOSE_LONG:
+            unmatched += remaining  # Alpaca's sell never opens a short: more was held than we saw
+        elif remaining:  # the fill was bigger than the position: the rest opens the other side
             lots.append([remaining, price, time])
             is_long = is_buy
     if order is not None:
@@ -249,7 +278,7 @@ def _match_one(symbol: str, rows: list[FillRow]) -> SymbolPnl:
     avg_cost = open_cost / open_qty if open_qty else ZERO
     if not is_long:
         open_qty, open_cost = -open_qty, -open_cost
-    return SymbolPnl(symbol, trades, open_qty, avg_cost, open_cost)
+    return SymbolPnl(symbol, trades, open_qty, avg_cost, open_cost, unmatched)
 
 
 def _trade(symbol: str, order_id: str, side: str, tag: str | None, qty: Decimal, entry_cost: Decimal,
@@ -263,16 +292,18 @@ def total(results: Iterable[SymbolPnl]) -> SymbolPnl:
     """The TOTAL row: every closed trade; open quantity and cost summed (avg_cost is 0, since
     an average price across symbols means nothing)."""
     trades: list[ClosedTrade] = []
-    open_qty = open_cost = ZERO
+    open_qty = open_cost = unmatched = ZERO
     for result in results:
         trades.extend(result.trades)
         open_qty += result.open_qty
         open_cost += result.open_cost
-    return SymbolPnl(TOTAL, trades, open_qty, ZERO, open_cost)
+        unmatched += result.unmatched_qty
+    return SymbolPnl(TOTAL, trades, open_qty, ZERO, open_cost, unmatched)
 
 
 # Alpaca's FILL activities say "sell_short" for a sale that opens or adds to a short.
 SIDES = {"buy": True, "sell": False, "sell_short": False}
+_INTENTS = {"sell": CLOSE_LONG, "sell_short": OPEN_SHORT}
 
 
 def _is_buy(side: str) -> bool:
@@ -280,6 +311,10 @@ def _is_buy(side: str) -> bool:
     if is_buy is None:
         raise ValueError(f"a fill's side must be buy or sell, not {side!r}")
     return is_buy
+
+
+def _intent(side: str) -> str | None:
+    return _INTENTS.get(side.strip().lower())
 
 
 def _positive(qty: Decimal) -> Decimal:
@@ -291,5 +326,5 @@ def _positive(qty: Decimal) -> Decimal:
 
 __all__ = (
     "ClosedTrade", "SymbolPnl", "PnlTally", "FillRow", "match_fifo", "match_fifo_rows", "total", "in_time_order", "LONG",
-    "SHORT", "TOTAL", "SIDES",
+    "SHORT", "TOTAL", "SIDES", "CLOSE_LONG", "OPEN_SHORT",
 )

@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -21,6 +22,7 @@ from novalgo.domain.money import plain
 from novalgo.domain import statuses
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
+from novalgo.domain.fifo import Fill
 from novalgo.sqlite import ThreadConnections
 
 SCHEMA = """
@@ -61,6 +63,15 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_by_alert ON orders(alert_id, leg);
 CREATE INDEX IF NOT EXISTS orders_by_symbol ON orders(symbol, state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS fills (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order the broker listed them in
+    account TEXT NOT NULL,  -- the broker account's id: another account's keys start a new history
+    activity_id TEXT NOT NULL,
+    time TEXT NOT NULL,  -- ISO 8601 UTC, microseconds
+    symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL, price TEXT NOT NULL,
+    order_id TEXT NOT NULL, client_order_id TEXT,
+    UNIQUE (account, activity_id)
+);
 """
 
 # Columns added after the first release: files made before get them when opened.
@@ -349,6 +360,32 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE alerts SET status=?, reason=?, finished_at=? WHERE id=?",
                        (status, reason, self.clock(), alert_id))
+
+    # -- the account's fill history (the Performance tab matches over all of it) ---------
+
+    def add_fills(self, account: str, fills: Sequence[Fill]) -> int:
+        """Store fills in the order given (oldest first); one already stored is skipped. Returns how many were new."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO fills (account, activity_id, time, symbol, side, qty, price, order_id, "
+                "client_order_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(account, f.activity_id, f.time.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+                  f.symbol, f.side, plain(f.qty), plain(f.price), f.order_id, f.client_order_id) for f in fills])
+            return db.total_changes - before
+
+    def last_fill_id(self, account: str) -> str | None:
+        """The activity id of the newest stored fill: the next read starts after it."""
+        row = self._db().execute("SELECT activity_id FROM fills WHERE account=? ORDER BY seq DESC LIMIT 1",
+                                 (account,)).fetchone()
+        return row["activity_id"] if row else None
+
+    def fills(self, account: str) -> list[Fill]:
+        """Every stored fill of the account, oldest first."""
+        rows = self._db().execute("SELECT * FROM fills WHERE account=? ORDER BY time, seq", (account,)).fetchall()
+        return [Fill(datetime.fromisoformat(row["time"]), row["symbol"], row["side"], Decimal(row["qty"]),
+                     Decimal(row["price"]), row["order_id"], row["client_order_id"], row["activity_id"])
+                for row in rows]
 
     # -- meta: heartbeat and cursors --------------------------------------------------
 

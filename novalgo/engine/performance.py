@@ -1,8 +1,12 @@
 """The Performance tab: FIFO P&L per symbol, a TOTAL row, and a per-(symbol, Time Frame) breakdown.
 
 ``performance_cells`` is pure (results in, cells out). ``PerformanceUpdater`` gathers the
-inputs — the broker's fills over the window and, from the journal, which Config row placed
-each order — and replaces the tab in one write.
+inputs — the account's whole fill history (see fill_history.py) and, from the journal, which
+Config row placed each order — and replaces the tab in one write.
+
+Matching runs over the whole history, with Alpaca's sell / sell_short labels, so a position
+opened before the window is closed against its real entry; NOVALGO_PERFORMANCE_DAYS only
+chooses what is shown: the trades closed inside the window, for the symbols traded in it.
 
 Lots are matched per symbol, as the broker holds one position per symbol even when two
 Config rows trade it; each closed trade is then credited to the row whose order closed it,
@@ -12,6 +16,7 @@ so the breakdown adds up to the symbol's row.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Iterable, Mapping
@@ -20,6 +25,7 @@ from novalgo.broker.base import Broker, Fill
 from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
 from novalgo.domain.money import cents, cents_text, plain
 from novalgo.domain.timeframes import interval_minutes
+from novalgo.engine.fill_history import FillHistory
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.layout import BREAKDOWN_HEADERS, PERFORMANCE_HEADERS, sheet_time
@@ -111,6 +117,13 @@ def _trade_figures(result: SymbolPnl) -> dict[str, object]:
 
 
 
+def closed_since(results: Mapping[str, SymbolPnl], start: datetime, symbols: set[str]) -> dict[str, SymbolPnl]:
+    """The shown part of whole-history results: trades closed at or after ``start``, for the given
+    symbols; the open position stays the one the whole history leaves."""
+    return {symbol: replace(result, trades=[t for t in result.trades if t.closed_at >= start])
+            for symbol, result in results.items() if symbol in symbols}
+
+
 class PerformanceUpdater:
     """Rebuilds the Performance tab from the broker's fills (leader loop and ``GET /performance``)."""
 
@@ -118,25 +131,33 @@ class PerformanceUpdater:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.broker = broker
         self.sheet = sheet_backend
-        self.journal = journal  # anything with rows_for_orders(client_order_ids)
+        self.journal = journal  # the Journal: rows_for_orders and the stored fill history
+        self.history = FillHistory(broker, journal)
         self.settings = settings
         self.clock = clock
         # The leader's timer and an admin's GET may overlap: one rebuild at a time.
         self._lock = threading.Lock()
 
     def run_once(self) -> dict[str, object]:
-        """Read fills, match FIFO, write the tab once; return the numbers it shows."""
+        """Read new fills, match FIFO over the whole history, write the tab once; return the numbers it shows."""
         with self._lock:
             now = self.clock()
-            fills = self.broker.fills(since=now - timedelta(days=self.settings.performance_days))
-            tag = self._row_labels(fills)
-            by_symbol = match_fifo(fills, tag=tag)
+            fills = self.history.fills(self.history.update())
+            start = now - timedelta(days=self.settings.performance_days)
+            recent = [f for f in fills if f.time >= start]
+            # Only trades closed in the window are shown, and a trade's row comes from its closing fill.
+            matched = match_fifo(fills, tag=self._row_labels(recent), alpaca_sides=True)
+            by_symbol = closed_since(matched, start, {f.symbol for f in recent})
             by_row = trades_by_row(by_symbol.values())
             self.sheet.write_performance(performance_cells(by_symbol, by_row, now, self.settings.timezone))
             return {
                 "updated_at": now.astimezone(self.settings.timezone).isoformat(),
                 "window_days": self.settings.performance_days,
-                "fills": len(fills),
+                "fills": len(recent),
+                "history_fills": len(fills),
+                # Quantity Alpaca's labels say was bought or sold outside the fills (a transfer, a split).
+                "unmatched_qty": {symbol: plain(result.unmatched_qty) for symbol, result in sorted(matched.items())
+                                  if result.unmatched_qty},
                 "symbols": {symbol: pnl_numbers(by_symbol[symbol]) for symbol in sorted(by_symbol)},
                 "total": pnl_numbers(total(by_symbol.values())),
                 # Open positions are per symbol at the broker, so a row shows only its trades.

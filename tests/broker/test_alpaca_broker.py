@@ -355,7 +355,38 @@ def test_check_reports_the_account_in_plain_sentences(fake):
     ok, problems = account_report(settings_for(fake))
     assert problems == []
     assert ok[0].startswith("Alpaca paper account") and "ACTIVE" in ok[0]
-    assert "buying power $200,000.00" in ok[1] and ok[2] == "shorting enabled"
+    assert "buying power $200,000.00" in ok[1]
+    assert ok[2] == ("shorting: possible — margin account (multiplier 2), shorting enabled, equity $100,000.00 at "
+                     "or above Alpaca's $2,000 minimum: SELL alerts may open shorts (of easy-to-borrow stocks, "
+                     "whole shares)")
+
+
+@pytest.mark.parametrize("account, sentences", [
+    (dict(cash=Decimal(1500)),
+     ["shorting: not possible — equity $1,500.00 is under Alpaca's $2,000 minimum for short selling: SELL alerts "
+      "will only close longs"]),
+    (dict(multiplier=Decimal(1)),
+     ["shorting: not possible — this is a cash account (multiplier 1), not a margin account: SELL alerts will "
+      "only close longs"]),
+    (dict(shorting_enabled=False),
+     ["shorting: not possible — shorting is disabled on the Alpaca account (shorting_enabled is false; the "
+      "account configuration's no_shorting makes it long-only): SELL alerts will only close longs"]),
+    (dict(multiplier=Decimal(1), shorting_enabled=False), 2),
+])
+def test_check_says_why_the_account_cannot_short_before_the_first_sell(account, sentences):
+    with FakeAlpaca(**account) as fake:
+        ok, problems = account_report(settings_for(fake))
+    said = [line for line in ok if line.startswith("shorting:")]
+    assert problems == [], "a long-only account can still trade"
+    if isinstance(sentences, int):
+        assert len(said) == sentences and all(s.endswith("SELL alerts will only close longs") for s in said)
+    else:
+        assert said == sentences
+
+
+def test_the_account_carries_alpacas_multiplier_and_id(fake, broker):
+    account = broker.account()
+    assert account.multiplier == 2 and account.account_id == fake.account_id
 
 
 def test_check_names_bad_keys_without_printing_them(fake):

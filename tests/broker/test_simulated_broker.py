@@ -240,3 +240,16 @@ def test_equity_history_keeps_one_figure_per_day(broker, clock):
 def test_crypto_is_never_shortable_here(broker):
     assert broker.asset("BTC/USD").shortable is False
     assert broker.asset("AAPL").shortable is True and broker.asset("AAPL").fractionable is True
+
+
+def test_fills_after_an_id_carry_alpacas_sell_and_sell_short(broker, clock):
+    for side, qty in (("buy", "10"), ("sell", "10"), ("sell", "3"), ("sell", "2"), ("buy", "5")):
+        broker.submit(order(side, qty=qty, price="100"))
+        clock.now += 60
+
+    fills = broker.fills_after(None)
+
+    assert [f.side for f in fills] == ["buy", "sell", "sell_short", "sell_short", "buy"]
+    assert [f.side for f in broker.fills_after(fills[2].activity_id)] == ["sell_short", "buy"]
+    assert broker.fills_after(fills[-1].activity_id) == []
+    assert broker.account().account_id == "simulated"

@@ -53,3 +53,14 @@ def test_good_alpaca_keys_show_the_paper_account(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Alpaca paper account" in result.output
     assert "shorting enabled" in result.output
+
+
+def test_an_account_under_2000_learns_before_the_first_sell_that_it_will_only_close(tmp_path):
+    from decimal import Decimal
+
+    with FakeAlpaca(cash=Decimal(1500)) as fake:
+        result = run_check(tmp_path, APCA_API_KEY_ID=fake.key_id, APCA_API_SECRET_KEY=fake.secret_key,
+                           APCA_API_BASE_URL=fake.url, APCA_API_DATA_URL=fake.url)
+    assert result.exit_code == 0, result.output
+    assert ("shorting: not possible — equity $1,500.00 is under Alpaca's $2,000 minimum for short selling: "
+            "SELL alerts will only close longs") in result.output

@@ -131,3 +131,67 @@ def test_agrees_with_an_independent_fifo_on_random_long_short_data(tmp_path):
         assert figures["total_trades"] == len(per_trade)
         assert figures["winning_trades"] == sum(1 for p in per_trade if p > 0)
         assert Decimal(figures["open_qty"]) == open_qty
+
+
+# -- --activities: Alpaca's FILL activities, matched as the Performance tab matches them -------
+
+
+def activity(n: int, side: str, qty: str, price: str, symbol: str = "AAPL", order: str | None = None) -> dict:
+    """A FILL activity as GET /v2/account/activities/FILL answers it."""
+    stamp = datetime(2025, 1, 2, 14, 30, tzinfo=timezone.utc) + timedelta(minutes=n)
+    return {"id": f"{stamp:%Y%m%d%H%M%S}000::{n:08d}-0000-4000-8000-000000000000", "account_id": "acct",
+            "activity_type": "FILL", "transaction_time": stamp.isoformat().replace("+00:00", "Z"), "type": "fill",
+            "price": price, "qty": qty, "side": side, "symbol": symbol, "leaves_qty": "0",
+            "order_id": order or f"order-{n}", "cum_qty": qty, "order_status": "filled"}
+
+
+def write_activities(tmp_path: Path, activities: list[dict]) -> Path:
+    return write(tmp_path, json.dumps(activities), "activities.json")
+
+
+def test_activities_keep_alpacas_sell_and_sell_short(tmp_path):
+    path = write_activities(tmp_path, [
+        activity(0, "buy", "10", "100"), activity(1, "sell", "10", "110"),  # long closed: +100
+        activity(2, "sell_short", "5", "110"), activity(3, "buy", "5", "111"),  # short covered: −5
+        activity(4, "buy", "1", "60000", symbol="BTCUSD"),
+    ])
+    result = CliRunner().invoke(main, ["pnl", "--activities", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["symbols"]["AAPL"]["total_trades"], report["symbols"]["AAPL"]["total_pnl"]) == (2, "95.00")
+    assert report["symbols"]["BTC/USD"]["open_qty"] == "1"
+
+
+def test_activities_without_the_buy_are_no_short_and_say_so(tmp_path):
+    # The buy is older than the export: Alpaca's "sell" closed a long, it did not open a short.
+    path = write_activities(tmp_path, [activity(0, "sell", "10", "110")])
+    result = CliRunner().invoke(main, ["pnl", "--activities", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    aapl = json.loads(result.stdout)["symbols"]["AAPL"]
+    assert (aapl["total_trades"], aapl["open_qty"]) == (0, "0")
+    assert "10 shares were bought or sold outside these fills" in result.stderr
+
+
+def test_the_same_sales_as_a_plain_csv_would_be_read_as_a_short(tmp_path):
+    result = run("--fills", str(write(tmp_path, "time,symbol,side,qty,price\n2025-01-02T14:30:00Z,AAPL,sell,10,110\n")),
+                 "--json")
+    assert json.loads(result.stdout)["symbols"]["AAPL"]["open_qty"] == "-10"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("not json", "not a JSON file of Alpaca activities"),
+    ('"a string"', "expected a JSON array of activities"),
+    ('[{"activity_type": "FILL", "side": "buy"}]', "a FILL activity needs"),
+    ('[{"activity_type": "FILL", "side": "hold", "id": "x"}]', "side 'hold' is not buy, sell or sell_short"),
+])
+def test_a_bad_activities_file_is_refused_with_exit_2(tmp_path, text, words):
+    result = run("--activities", str(write(tmp_path, text, "activities.json")))
+    assert result.exit_code == 2
+    assert words in result.output
+
+
+def test_one_of_fills_and_activities_is_needed(tmp_path):
+    assert run().exit_code == 2
+    path = write(tmp_path, FLIP_AND_SHORT)
+    both = run("--fills", str(path), "--activities", str(write_activities(tmp_path, [])))
+    assert both.exit_code == 2 and "one of --fills" in both.output

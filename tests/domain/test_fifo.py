@@ -152,3 +152,48 @@ def test_alpacas_sell_short_is_a_sell():
 def test_a_fill_without_a_side_or_size_is_refused(bad):
     with pytest.raises(ValueError):
         match_fifo([bad])
+
+
+# -- Alpaca's labels: "sell" closes longs, "sell_short" opens shorts -------------------------
+
+
+def alpaca(*fills: Fill):
+    return match_fifo(fills, alpaca_sides=True)["AAPL"]
+
+
+def test_alpacas_sell_then_sell_short_close_the_long_then_open_a_short():
+    # Alpaca will not take a position across zero in one order: the flip is two orders.
+    aapl = alpaca(fill(0, "buy", "10", "100"), fill(1, "sell", "10", "110"), fill(2, "sell_short", "5", "110"),
+                  fill(3, "buy", "5", "100"))
+    assert [(t.side, t.qty, t.pnl) for t in aapl.trades] == [(LONG, 10, 100), (SHORT, 5, 50)]
+    assert (aapl.open_qty, aapl.unmatched_qty) == (0, 0)
+
+
+def test_a_sell_with_no_long_we_saw_bought_is_no_short_and_no_trade():
+    # The buy happened before the fills we have: Alpaca says "sell", so it closed a long.
+    aapl = alpaca(fill(0, "sell", "10", "110"))
+    assert (aapl.trades, aapl.open_qty, aapl.unmatched_qty) == ([], 0, 10)
+
+
+def test_a_sell_bigger_than_the_long_we_saw_closes_what_we_saw_and_opens_no_short():
+    aapl = alpaca(fill(0, "buy", "4", "100"), fill(1, "sell", "10", "110"))
+    assert [(t.side, t.qty, t.pnl) for t in aapl.trades] == [(LONG, 4, 40)]
+    assert (aapl.open_qty, aapl.unmatched_qty) == (0, 6)
+
+
+def test_a_sell_short_while_we_think_a_long_is_open_opens_a_short_and_closes_nothing():
+    # A sell_short means Alpaca saw no long (it was moved out another way): the long lots are
+    # not there, so they make no trade; the short is opened at the sale's price.
+    aapl = alpaca(fill(0, "buy", "10", "100"), fill(1, "sell_short", "5", "90"), fill(2, "buy", "5", "80"))
+    assert [(t.side, t.qty, t.entry_price, t.pnl) for t in aapl.trades] == [(SHORT, 5, 90, 50)]
+    assert (aapl.open_qty, aapl.unmatched_qty) == (0, 10)
+
+
+def test_without_alpacas_labels_a_sell_short_is_a_plain_sell():
+    fills = [fill(0, "buy", "10", "100"), fill(1, "sell_short", "5", "90")]
+    assert [t.pnl for t in match_fifo(fills)["AAPL"].trades] == [-50]
+
+
+def test_the_total_row_counts_unmatched_quantity():
+    results = match_fifo([fill(0, "sell", "3", "10"), fill(1, "sell", "2", "10", symbol="MSFT")], alpaca_sides=True)
+    assert total(results.values()).unmatched_qty == 5

@@ -303,3 +303,28 @@ def test_meta_keeps_cursors_between_restarts(path, clock):
     one.set_meta("activity_cursor", "42")
     one.close()
     assert Journal(path, clock=clock).get_meta("activity_cursor") == "42"
+
+
+# -- the stored fill history ---------------------------------------------------------------
+
+
+def stored_fill(n: int, side: str = "buy", qty: str = "1"):
+    from datetime import datetime, timedelta, timezone
+
+    from novalgo.domain.fifo import Fill
+
+    return Fill(datetime(2025, 1, 2, 14, 30, tzinfo=timezone.utc) + timedelta(minutes=n), "AAPL", side, D(qty),
+                D("100.25"), f"order-{n}", f"nva-{n}", f"2025010209{n:02d}00000::{n}")
+
+
+def test_fills_are_kept_exactly_per_account_across_a_restart_and_stored_once(journal, path):
+    fills = [stored_fill(0), stored_fill(1, "sell"), stored_fill(2, "sell_short", "0.5")]
+    assert journal.add_fills("acct-paper", fills) == 3
+    assert journal.add_fills("acct-paper", fills[1:]) == 0, "a page read twice is not stored twice"
+    journal.close()
+
+    reopened = Journal(path, sync="normal")
+    assert reopened.fills("acct-paper") == fills
+    assert reopened.last_fill_id("acct-paper") == fills[-1].activity_id
+    assert reopened.fills("acct-live") == [] and reopened.last_fill_id("acct-live") is None
+    reopened.close()

@@ -158,6 +158,7 @@ class FakeAlpaca:
         self.orders: dict[str, dict] = {}  # by order id, in submission order
         self.positions: dict[str, list[Decimal]] = {}  # symbol -> [qty, avg_entry_price]
         self.activities: list[dict] = []  # FILL activities, oldest first
+        self.activity_queries: list[dict] = []  # the query of each activities request, in order
         self.equity_history: list[tuple[date, Decimal]] = []
         self.daily_bars: dict[str, list[tuple[date, Decimal]]] = {}
         self.fill_delay = 0.0  # seconds an order stays "new" before it fills
@@ -248,15 +249,18 @@ class FakeAlpaca:
         self.daily_bars[symbol] = [(d, Decimal(str(c))) for d, c in closes]
 
     def add_fills(self, symbol: str, count: int, *, qty: Decimal = Decimal(1), start: datetime | None = None,
-                  step: timedelta = timedelta(minutes=1)) -> list[str]:
-        """Record ``count`` filled buy orders directly (history for paging tests); returns order ids."""
+                  step: timedelta = timedelta(minutes=1), side: str = "buy",
+                  price: Decimal | str | int | None = None) -> list[str]:
+        """Record ``count`` filled market orders directly, buys unless told (history: paging tests,
+        a position opened long ago); returns order ids."""
         ids = []
         when = start or datetime.now(timezone.utc) - step * count
+        at = Decimal(str(price)) if price is not None else self.assets[symbol].price
         with self.lock:
             for _ in range(count):
-                order = self._new_order({"symbol": symbol, "qty": str(qty), "side": "buy", "type": "market",
+                order = self._new_order({"symbol": symbol, "qty": str(qty), "side": side, "type": "market",
                                          "time_in_force": "day"}, self.assets[symbol], when)
-                self._fill(order, qty, self.assets[symbol].price, when)
+                self._fill(order, qty, at, when)
                 ids.append(order["id"])
                 when += step
         return ids
@@ -713,10 +717,13 @@ class FakeAlpaca:
         if done:
             order["filled_at"] = _iso(when)
         stamp = when.astimezone(timezone.utc)
+        # Account Activities (TradeActivity "side": buy, sell or sell_short): a sale that opens or
+        # adds to a short is reported as sell_short; the order itself stays a "sell".
+        label = "sell_short" if side == "sell" and held <= 0 else side
         self.activities.append({
             "id": f"{stamp:%Y%m%d%H%M%S}{stamp.microsecond // 1000:03d}::{uuid.uuid4()}",
             "account_id": self.account_id, "activity_type": "FILL", "transaction_time": _iso(when),
-            "type": "fill" if done else "partial_fill", "price": _s(price), "qty": _s(qty), "side": side,
+            "type": "fill" if done else "partial_fill", "price": _s(price), "qty": _s(qty), "side": label,
             "symbol": symbol.replace("/", ""), "leaves_qty": _s(self._order_qty(order, price) - filled),
             "order_id": order["id"], "cum_qty": _s(filled), "order_status": order["status"],
         })
@@ -774,6 +781,11 @@ class FakeAlpaca:
     # -- activities, history, market data ---------------------------------------------
 
     def _activities(self, args, kinds: str) -> list[dict]:
+        # Paged as docs.alpaca.markets/reference/getaccountactivitiesbytype says: direction desc by
+        # default; page_token is the last id of the previous page (desc: "results will end before"
+        # it, asc: "begin with the activity immediately after"); page_size defaults to, and is at
+        # most, 100.
+        self.activity_queries.append(dict(args))
         if "FILL" not in kinds.upper().split(","):
             return []
         size = min(int(args.get("page_size", 100)), 100)
