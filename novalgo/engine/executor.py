@@ -88,6 +88,10 @@ class Executor:
             if not plan.cancel_first:
                 break
             self._cancel_open_orders(symbol, alert["id"])
+            # It has acted on the account (our older orders are gone): its plan must now finish,
+            # however long the cancels took, or the symbol is left with neither alert's position.
+            self.journal.mark_in_progress(alert["id"])
+            alert["in_progress"] = 1
         else:
             return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
         if not plan.legs:
@@ -102,11 +106,14 @@ class Executor:
         return plan_alert(action, row, symbol, alert_price, self.broker, self.journal.open_orders(symbol))[1]
 
     def _cancel_open_orders(self, symbol: str, alert_id: str) -> None:
-        for order in self.journal.open_orders(symbol, exclude_alert=alert_id):
+        older = self.journal.open_orders(symbol, exclude_alert=alert_id)
+        for order in older:
             if order["state"] != SENDING:
                 self.broker.cancel(order["client_order_id"])
         self._wait_for([o["client_order_id"] for o in self.journal.open_orders(symbol, exclude_alert=alert_id)],
                        self.fill_wait)
+        for older_id in dict.fromkeys(o["alert_id"] for o in older):
+            self._settle_superseded(older_id, alert_id)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -316,10 +323,17 @@ class Executor:
         return status
 
     def _settle_superseded(self, older_id: str, newer_id: str) -> None:
+        """An older alert whose orders a newer one replaced or cancelled ends here: SKIPPED, never
+        FAILED for it (the row shows the newer alert's outcome)."""
         older = self.journal.get(older_id)
-        if older and not any(o["state"] in OPEN_AT_BROKER for o in older["orders"]):
-            self.journal.finish(older_id, statuses.WAITING if older["action"] == "close" else older["status"],
-                                f"alert {newer_id} replaced the orders not yet sent")
+        if older is None or older["status"] in statuses.FINAL or any(o["state"] in OPEN_AT_BROKER
+                                                                     for o in older["orders"]):
+            return
+        filled = sum((Decimal(o["filled_qty"] or 0) for o in older["orders"] if o["purpose"] != CANCELLED_OTHER),
+                     Decimal(0))
+        done = f"after {plain(filled)} filled" if filled else "before its orders filled"
+        self.journal.finish(older_id, statuses.WAITING if older["action"] == "close" and filled else statuses.SKIPPED,
+                            f"alert {newer_id} replaced it {done}")
 
     def _retry_later(self, alert: dict[str, Any], why: str) -> str:
         log.warning("alert %s: %s; will retry", alert["id"], why)

@@ -233,3 +233,19 @@ def test_waiting_for_the_open_reads_no_orders(services, fake, settings):
     fake.market.open()
     settle(services)
     assert held(fake) > 0 and rejected(fake) == []
+
+
+def test_a_newer_signal_cancels_the_queued_one_and_finishes_however_old(services, fake, settings):
+    fake.market.close()
+    assert send(services, "buy", price=150) == ["ORDER SUBMITTED"]
+    age_alerts(services, 0)
+    # The SELL cancels our queued buy; it has now acted, so it completes even if it grows stale.
+    assert send(services, "sell", price=150) == ["ORDER SUBMITTED"]
+    age_alerts(services, 17 * 3600)
+    fake.market.open()
+    assert settle(services) == ["FILLED"]
+    assert held(fake) == -100
+    first, second = [a for a in reversed(services.journal.recent(10))]
+    assert (first["status"], second["status"]) == ("SKIPPED", "FILLED")
+    assert first["reason"] == f"alert {second['id']} replaced it before its orders filled"
+    assert row(settings) == "FILLED"
