@@ -131,7 +131,18 @@ class AlpacaBroker:
 
     def position(self, symbol: str) -> Position:
         """One symbol's position, from a positions list begun after this call (shared with others asking)."""
-        return self._positions().get(symbol) or Position(symbol, ZERO)
+        positions = self._positions()
+        found = positions.get(symbol)
+        if found is None and self._known_crypto(symbol):
+            # Alpaca lists a crypto position as BTCUSD, which we read as BTC/USD; a coin the symbol
+            # reader does not know is traded under the alert's spelling, so look for both.
+            found = positions.get(normalize_symbol(symbol, "CRYPTO"))
+        return found or Position(symbol, ZERO)
+
+    def _known_crypto(self, symbol: str) -> bool:
+        """Crypto by the broker's asset class, when the asset has been looked up."""
+        cached = self._assets.get(symbol)
+        return cached is not None and cached[1].crypto
 
     def _positions_by_symbol(self) -> dict[str, Position]:
         return {p.symbol: p for p in self.positions()}
@@ -342,7 +353,9 @@ class AlpacaBroker:
             return None
 
     def _market_order(self, order: OrderRequest) -> MarketOrderRequest:
-        crypto = is_crypto(order.symbol)
+        # By the broker's asset class when we have looked the asset up (a coin missing from the
+        # symbol reader's list still trades as crypto), else by the slash of a crypto pair.
+        crypto = is_crypto(order.symbol) or self._known_crypto(order.symbol)
         # Alpaca: DAY for stocks (fractional orders must be DAY), GTC or IOC for crypto.
         fields: dict[str, Any] = dict(symbol=order.symbol, side=OrderSide(order.side),
                                       time_in_force=TimeInForce.GTC if crypto else TimeInForce.DAY,

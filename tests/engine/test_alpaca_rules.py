@@ -249,3 +249,17 @@ def test_a_newer_signal_cancels_the_queued_one_and_finishes_however_old(services
     assert (first["status"], second["status"]) == ("SKIPPED", "FILLED")
     assert first["reason"] == f"alert {second['id']} replaced it before its orders filled"
     assert row(settings) == "FILLED"
+
+
+def test_a_coin_the_symbol_reader_does_not_know_trades_as_crypto_by_the_brokers_word(settings, fake):
+    fake.add_asset("ZZZUSD", "2", asset_class="crypto", exchange="CRYPTO", shortable=False, easy_to_borrow=False)
+    ROWS.append(("ZZZUSD", "1000", "TRUE", "15 Min"))
+    try:
+        services = make_services(settings, fake)
+    finally:
+        ROWS.pop()
+    fake.market.close()
+    assert send(services, "buy", "ZZZUSD", price=2) == ["FILLED"]
+    assert send(services, "sell", "ZZZUSD", price=2) == ["WAITING"]
+    assert services.journal.recent(1)[0]["reason"] == "crypto cannot be sold short"
+    assert {o["time_in_force"] for o in fake.orders.values()} == {"gtc"}
