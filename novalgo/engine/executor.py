@@ -332,8 +332,9 @@ class Executor:
         filled = sum((Decimal(o["filled_qty"] or 0) for o in older["orders"] if o["purpose"] != CANCELLED_OTHER),
                      Decimal(0))
         done = f"after {plain(filled)} filled" if filled else "before its orders filled"
-        self.journal.finish(older_id, statuses.WAITING if older["action"] == "close" and filled else statuses.SKIPPED,
-                            f"alert {newer_id} replaced it {done}")
+        # WAITING, as after a CLOSE: the row may have said ORDER SUBMITTED for it, and it now holds
+        # nothing of its own (a newer alert on the same row writes its outcome after this).
+        self._finish(older, statuses.WAITING, f"alert {newer_id} replaced it {done}")
 
     def _retry_later(self, alert: dict[str, Any], why: str) -> str:
         log.warning("alert %s: %s; will retry", alert["id"], why)
@@ -371,7 +372,7 @@ class Executor:
         for alert in waiting:
             if alert["symbol"] not in still_open:
                 # Nothing of ours is open on its symbol: finish it or send its next leg.
-                self.journal.requeue(alert["id"], "order settled at the broker")
+                self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
         return len(readable)
 
 

@@ -284,10 +284,16 @@ class Journal:
                 (statuses.PROCESSING, self.clock(), alert_id, statuses.QUEUED))
         return cursor.rowcount == 1
 
-    def requeue(self, alert_id: str, reason: str = "", delay: float = 0.0) -> None:
+    def requeue(self, alert_id: str, reason: str = "", delay: float = 0.0, only_from: str | None = None) -> None:
+        """Back to the queue; with ``only_from``, only if the alert is still in that status (the
+        tracker must not revive an alert that a newer one settled meanwhile)."""
+        query = "UPDATE alerts SET status=?, reason=?, not_before=? WHERE id=?"
+        args: list[Any] = [statuses.QUEUED, reason, self.clock() + delay, alert_id]
+        if only_from is not None:
+            query += " AND status=?"
+            args.append(only_from)
         with self._tx() as db:
-            db.execute("UPDATE alerts SET status=?, reason=?, not_before=? WHERE id=?",
-                       (statuses.QUEUED, reason, self.clock() + delay, alert_id))
+            db.execute(query, args)
 
     def resume_interrupted(self) -> int:
         """After a crash or a leader change: alerts left PROCESSING go back to the queue."""

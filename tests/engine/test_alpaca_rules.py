@@ -246,7 +246,7 @@ def test_a_newer_signal_cancels_the_queued_one_and_finishes_however_old(services
     assert settle(services) == ["FILLED"]
     assert held(fake) == -100
     first, second = [a for a in reversed(services.journal.recent(10))]
-    assert (first["status"], second["status"]) == ("SKIPPED", "FILLED")
+    assert (first["status"], second["status"]) == ("WAITING", "FILLED")
     assert first["reason"] == f"alert {second['id']} replaced it before its orders filled"
     assert row(settings) == "FILLED"
 
