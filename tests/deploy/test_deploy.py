@@ -7,7 +7,6 @@ root holding a stand-in gunicorn; every other line is checked exactly as shipped
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.install import install, tree
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "trading-bot.service"
@@ -126,29 +127,6 @@ def test_port80_variant_differs_only_in_port_and_the_one_capability():
 
 
 # --- install.sh ------------------------------------------------------------------------------
-
-
-def install(root: Path, *args: str) -> str:
-    env = dict(os.environ, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
-    result = subprocess.run(["bash", str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
-                            timeout=120, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def tree(root: Path) -> dict[str, tuple]:
-    """Every path under root: kind, mode, and content digest or link target."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        rel = str(path.relative_to(root))
-        if stat.S_ISLNK(info.st_mode):
-            found[rel] = ("link", os.readlink(path))
-        elif path.is_dir():
-            found[rel] = ("dir", stat.S_IMODE(info.st_mode))
-        else:
-            found[rel] = ("file", stat.S_IMODE(info.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
-    return found
 
 
 def test_install_twice_lays_down_the_same_tree(tmp_path):

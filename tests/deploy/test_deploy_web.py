@@ -6,22 +6,16 @@ deployment files (log masking, proxy headers, allowlists, limits), not about Nov
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import re
-import shutil
-import signal
-import ssl
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.gunicorn import GUNICORN_CONF, Gunicorn, clean_env, free_port, wait_for
+from tests.support.gunicorn import GUNICORN_CONF, free_port, wait_for
+from tests.support.nginx import NGINX_DIR, nginx_binary, nginx_check, request, running_nginx, scratch_nginx
 
 REPO = Path(__file__).resolve().parents[2]
-NGINX_DIR = REPO / "deploy" / "nginx"
 TRADINGVIEW = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
 # Secrets that must never reach a log line, each sent a different way.
@@ -33,51 +27,6 @@ BEARER = "BearerToken0123456789"
 API_KEY = "HeaderKey0123456789"
 ERROR_SECRET = "ErrorSecret0123456789"
 ALL_SECRETS = (PATH_SECRET, ENCODED_SECRET, QUERY_TOKEN, BODY_SECRET, BEARER, API_KEY, ERROR_SECRET)
-
-ECHO_APP = '''
-import json
-
-def app(environ, start_response):
-    if "boom" in environ["PATH_INFO"]:
-        # An app error whose message carries the URL: gunicorn logs it with a traceback.
-        raise RuntimeError("failed on " + environ["RAW_URI"])
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length)
-    seen = {"path": environ["PATH_INFO"], "remote": environ["REMOTE_ADDR"],
-            "xff": environ.get("HTTP_X_FORWARDED_FOR"), "proto": environ.get("HTTP_X_FORWARDED_PROTO"),
-            "body_bytes": len(body)}
-    data = json.dumps(seen).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
-    return [data]
-'''
-
-
-@pytest.fixture
-def echo_gunicorn(tmp_path):
-    (tmp_path / "echo_app.py").write_text(ECHO_APP)
-    server = Gunicorn(tmp_path, "echo_app:app", clean_env(NOVALGO_HOST="127.0.0.1", NOVALGO_PORT="0",
-                                                           HOME=str(tmp_path), PYTHONPATH=str(tmp_path)))
-    yield server
-    server.stop()
-
-
-def request(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None,
-            source: str = "127.0.0.1", tls: bool = False) -> tuple[int, bytes]:
-    if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, source_address=(source, 0),
-                                           context=context)
-    else:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
 
 def load_gunicorn_conf() -> dict:
     import runpy
@@ -152,76 +101,6 @@ def test_gunicorn_never_logs_credential_headers_even_if_asked(tmp_path):
 # --- nginx ----------------------------------------------------------------------------------
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed (.ci/system-deps.sh installs it)")
-    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=novalgo.example.com", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
-def nginx_binary() -> str:
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
-    if nginx is None:
-        pytest.skip("nginx is not installed (.ci/system-deps.sh installs it)")
-    return nginx
-
-
-def scratch_nginx(root: Path, upstream_port: int, owner: str | None) -> tuple[Path, int, int]:
-    """The shipped site + snippets under a scratch prefix: real ports, paths and cert rewritten.
-
-    Returns the main config file and the ports standing in for 80 and 443.
-    """
-    for name in ("log", "acme", "tmp", "snippets"):
-        (root / name).mkdir(parents=True, exist_ok=True)
-    cert, key = self_signed_cert(root)
-    http_port, https_port = free_port(), free_port()
-
-    def rewrite(text: str) -> str:
-        text = re.sub(r"^\s*listen \[::\].*\n", "", text, flags=re.M)  # a CI box may have no IPv6
-        text = text.replace("listen 80 ", f"listen 127.0.0.1:{http_port} ")
-        text = text.replace("listen 443 ", f"listen 127.0.0.1:{https_port} ")
-        text = text.replace("/etc/letsencrypt/live/novalgo.example.com/fullchain.pem", str(cert))
-        text = text.replace("/etc/letsencrypt/live/novalgo.example.com/privkey.pem", str(key))
-        text = text.replace("/var/log/nginx/", f"{root}/log/").replace("/var/www/letsencrypt", str(root / "acme"))
-        return text.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
-
-    (root / "novalgo.conf").write_text(rewrite((NGINX_DIR / "novalgo.conf").read_text()))
-    for snippet in (NGINX_DIR / "snippets").iterdir():
-        (root / "snippets" / snippet.name).write_text(rewrite(snippet.read_text()))
-    if owner:
-        with open(root / "snippets" / "novalgo-owner.conf", "a") as f:
-            f.write(f"allow {owner};\n")
-    temp = root / "tmp"
-    main = root / "nginx.conf"
-    main.write_text(f"""
-daemon off;
-master_process on;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/log/main.error.log;
-events {{ worker_connections 64; }}
-http {{
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    access_log off;
-    include {root}/novalgo.conf;
-}}
-""")
-    return main, http_port, https_port
-
-
-def nginx_check(nginx: str, root: Path, main: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([nginx, "-t", "-p", str(root), "-e", str(root / "log" / "main.error.log"), "-c", str(main)],
-                          capture_output=True, text=True, timeout=30)
-
-
 def test_nginx_config_passes_nginx_t(tmp_path):
     nginx = nginx_binary()
     main, _, _ = scratch_nginx(tmp_path, 8000, owner=None)
@@ -262,25 +141,8 @@ def proxied(tmp_path, echo_gunicorn):
     main, http_port, https_port = scratch_nginx(root, echo_gunicorn.port, owner="127.0.0.2")
     checked = nginx_check(nginx, root, main)
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([nginx, "-p", str(root), "-e", str(root / "log" / "main.error.log"), "-c", str(main)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-
-    def answering():
-        if process.poll() is not None:
-            raise AssertionError(f"nginx exited: {process.stderr.read()}")
-        try:
-            return request(http_port, "GET", "/health")[0] == 301
-        except OSError:
-            return False
-
-    wait_for(answering, "nginx to answer")
-    yield root, http_port, https_port, echo_gunicorn
-    process.send_signal(signal.SIGQUIT)  # graceful
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with running_nginx(nginx, root, main, http_port):
+        yield root, http_port, https_port, echo_gunicorn
 
 
 def test_nginx_lets_tradingview_and_the_owner_post_alerts_and_no_one_else(proxied):

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
-import signal
 import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.deploy import test_deploy_web as web
-from tests.deploy.test_deploy import install, tree
+from tests.support.install import install, tree
+from tests.support.nginx import nginx_binary, nginx_check, request, running_nginx, scratch_nginx
 from tests.support.gunicorn import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,38 +148,16 @@ def render_opt_in(root: Path, bundle: Path, *extra: str) -> Path:
 
 
 @pytest.fixture
-def cert_proxied(tmp_path, certs, echo_gunicorn, monkeypatch):
+def cert_proxied(tmp_path, certs, echo_gunicorn):
     """nginx with the opt-in site (owner 127.0.0.2, strangers 127.0.0.3) in front of the echo app."""
-    nginx = web.nginx_binary()
+    nginx = nginx_binary()
     rendered = render_opt_in(tmp_path / "install", certs["bundle"])
-    # test_deploy_web lays out whatever site and snippets sit in its NGINX_DIR: here, install.sh's.
-    monkeypatch.setattr(web, "NGINX_DIR", rendered)
     root = tmp_path / "nginx"
-    main, http_port, https_port = web.scratch_nginx(root, echo_gunicorn.port, owner=OWNER)
-    checked = web.nginx_check(nginx, root, main)
+    main, http_port, https_port = scratch_nginx(root, echo_gunicorn.port, owner=OWNER, source=rendered)
+    checked = nginx_check(nginx, root, main)
     assert checked.returncode == 0 and "warn" not in checked.stderr, checked.stderr
-    process = subprocess.Popen([nginx, "-p", str(root), "-e", str(root / "log" / "main.error.log"), "-c", str(main)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-
-    def answering():
-        if process.poll() is not None:
-            raise AssertionError(f"nginx exited: {process.stderr.read()}")
-        try:
-            return web.request(http_port, "GET", "/health")[0] == 301
-        except OSError:
-            return False
-
-    wait_for(answering, "nginx to answer")
-    yield root, http_port, https_port
-    process.send_signal(signal.SIGQUIT)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-echo_gunicorn = web.echo_gunicorn
+    with running_nginx(nginx, root, main, http_port):
+        yield root, http_port, https_port
 
 
 def https(port: int, method: str, path: str, client: tuple[Path, Path] | None = None, source: str = OWNER,
@@ -232,7 +208,7 @@ def test_no_certificate_gets_403_over_https_and_plain_http(cert_proxied):
     _, http_port, https_port = cert_proxied
     assert https(https_port, "POST", "/webhook", body=b"{}") == (403, b"no client certificate\n")
     # TradingView sends its certificate only over https: with the opt-in, port 80 takes no alerts.
-    assert web.request(http_port, "POST", "/webhook", body=b"{}", source=OWNER) == (403, b"no client certificate\n")
+    assert request(http_port, "POST", "/webhook", body=b"{}", source=OWNER) == (403, b"no client certificate\n")
 
 
 def test_the_allowlist_still_applies_with_tradingviews_certificate(cert_proxied, certs):
@@ -250,7 +226,7 @@ def test_health_and_admin_pages_need_no_client_certificate(cert_proxied, certs):
     for name in ("self_signed", "wrong_o"):
         assert https(https_port, "GET", "/health", client=certs[name], source="127.0.0.3")[0] == 200
         assert https(https_port, "GET", "/positions", client=certs[name])[0] == 200
-    assert web.request(http_port, "GET", "/health")[0] == 301
+    assert request(http_port, "GET", "/health")[0] == 301
 
 
 def test_the_log_shows_what_certificate_came_and_keeps_the_secret_out(cert_proxied, certs):
@@ -325,8 +301,8 @@ def test_the_flag_adds_the_certificate_checks_and_nothing_else(tmp_path):
                for line in out.splitlines())
 
 
-def test_the_opt_in_site_passes_nginx_t_with_the_system_bundle(tmp_path, monkeypatch):
-    nginx = web.nginx_binary()
+def test_the_opt_in_site_passes_nginx_t_with_the_system_bundle(tmp_path):
+    nginx = nginx_binary()
     if not Path("/etc/ssl/certs/ca-certificates.crt").is_file():
         pytest.skip("no system CA bundle at /etc/ssl/certs/ca-certificates.crt (package ca-certificates)")
     root = tmp_path / "install"
@@ -334,9 +310,8 @@ def test_the_opt_in_site_passes_nginx_t_with_the_system_bundle(tmp_path, monkeyp
     rendered = render_opt_in(tmp_path / "again", Path("/etc/ssl/certs/ca-certificates.crt"))
     assert (rendered / "snippets/novalgo-tradingview-cert-server.conf").read_bytes() == (
         root / "etc/nginx/snippets/novalgo-tradingview-cert-server.conf").read_bytes()
-    monkeypatch.setattr(web, "NGINX_DIR", rendered)
-    main, _, _ = web.scratch_nginx(tmp_path / "nginx", 8000, owner=None)
-    checked = web.nginx_check(nginx, tmp_path / "nginx", main)
+    main, _, _ = scratch_nginx(tmp_path / "nginx", 8000, owner=None, source=rendered)
+    checked = nginx_check(nginx, tmp_path / "nginx", main)
     assert checked.returncode == 0 and "warn" not in checked.stderr, checked.stderr
 
 
