@@ -12,6 +12,9 @@ Tests can count requests per path and inject faults: error answers for the next 
 path, an order that is placed but answered with an error, or one answered too late (the
 ambiguous case that idempotent client_order_ids exist for).
 
+``fake.stream_url`` serves Alpaca's trade_updates WebSocket (``alpaca_stream``): every order state
+change below is pushed to listening clients once a test has asked for it.
+
     with FakeAlpaca() as fake:          # or fake.start() / fake.stop()
         client = TradingClient("PKTEST", "secret", url_override=fake.url)
 """
@@ -35,6 +38,7 @@ from werkzeug.serving import make_server
 
 from tests.fakes import alpaca_rules as rules
 from tests.fakes.alpaca_rules import OPEN_STATUSES, QTY_STEP, ZERO, AlpacaRefusal, dec
+from tests.fakes.alpaca_stream import TradeStream, trade_update
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -171,6 +175,8 @@ class FakeAlpaca:
         self.faults: list[Fault] = []
         self._stop = threading.Event()
         self._server = None
+        self._quiet = False  # recording history (add_fills): no trade_updates events
+        self.stream = TradeStream(self, tick=self.advance)  # trade_updates WebSocket, started on demand
         self._thread: threading.Thread | None = None
         for symbol, price in (("AAPL", "150"), ("MSFT", "400"), ("SPY", "500"), ("TSLA", "200")):
             self.add_asset(symbol, Decimal(price))
@@ -257,13 +263,35 @@ class FakeAlpaca:
         when = start or datetime.now(timezone.utc) - step * count
         at = Decimal(str(price)) if price is not None else self.assets[symbol].price
         with self.lock:
-            for _ in range(count):
-                order = self._new_order({"symbol": symbol, "qty": str(qty), "side": side, "type": "market",
-                                         "time_in_force": "day"}, self.assets[symbol], when)
-                self._fill(order, qty, at, when)
-                ids.append(order["id"])
-                when += step
+            self._quiet = True  # history, not news: nothing on the trade stream
+            try:
+                for _ in range(count):
+                    order = self._new_order({"symbol": symbol, "qty": str(qty), "side": side, "type": "market",
+                                             "time_in_force": "day"}, self.assets[symbol], when)
+                    self._fill(order, qty, at, when)
+                    ids.append(order["id"])
+                    when += step
+            finally:
+                self._quiet = False
         return ids
+
+    def reject_order(self, order_id: str) -> dict:
+        """The venue rejects an open order Alpaca had taken ("Replace an Order": when the old order fills before
+        the replacing one "reaches the execution venue, the replacing (new) order is rejected, and
+        these events are sent in the trade_updates stream"; ORDERS lifecycle: "rejected ... no
+        further updates will occur"). The order ends "rejected" with failed_at set."""
+        with self.lock:
+            order = self._order(str(order_id))
+            assert rules.is_open(order), f"order {order_id} is {order['status']}"
+            stamp = _iso(datetime.now(timezone.utc))
+            order.update(status="rejected", failed_at=stamp, updated_at=stamp, _due=None)
+            self._emit("rejected", order)
+            return self._order_json(order)
+
+    def advance(self) -> None:
+        """Carry out the fills that have come due (the trade stream calls this while it runs)."""
+        with self.lock:
+            self._advance()
 
     # -- server ------------------------------------------------------------------------
 
@@ -271,6 +299,12 @@ class FakeAlpaca:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def stream_url(self) -> str:
+        """The trade_updates WebSocket, ws://127.0.0.1:PORT/stream, for TradingStream's url_override
+        (starts the stream server on first use)."""
+        return self.stream.url
 
     def start(self) -> "FakeAlpaca":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -282,6 +316,7 @@ class FakeAlpaca:
 
     def stop(self) -> None:
         self._stop.set()  # ends any stalled answer at once
+        self.stream.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -508,11 +543,15 @@ class FakeAlpaca:
         equity order waits "accepted" (ORDERS: "This could be seen often outside of trading session
         hours"; "submitted after 4:00pm ET will be queued up for release the next trading day")."""
         if not (self._asset_of(order).crypto or self.market.is_open):
+            self._emit("accepted", order)  # alpaca-py TradeEvent "accepted": taken, not yet routed
             return
         if order["type"] == "market":
+            # Streaming: "new: Sent when an order has been routed to exchanges"; its fills follow.
+            self._emit("new", order, status="new")
             self._start_filling(order)
         else:
             order["status"] = "new"
+            self._emit("new", order)
 
     def _validate(self, body: dict, *, replacing: dict | None = None):
         symbol = str(body.get("symbol") or "")
@@ -635,6 +674,7 @@ class FakeAlpaca:
             stamp = new["created_at"]
             old.update(status="replaced", replaced_by=new["id"], replaced_at=stamp, updated_at=stamp, _due=None)
             new["replaces"] = old["id"]
+            self._emit("replaced", old)  # the old order, then the new one's own "new" (or "accepted")
             self._route(new)
             return self._order_json(new)
 
@@ -648,6 +688,7 @@ class FakeAlpaca:
         for order in self.orders.values():
             if rules.is_open(order) and order["time_in_force"] == "day" and not self._asset_of(order).crypto:
                 order.update(status="expired", expired_at=stamp, updated_at=stamp, _due=None)
+                self._emit("expired", order)
 
     def _asset_of(self, order: dict) -> FakeAsset:
         return self.assets[order["symbol"]]
@@ -728,6 +769,8 @@ class FakeAlpaca:
             "order_id": order["id"], "cum_qty": _s(filled), "order_status": order["status"],
         })
         self.activities.sort(key=lambda a: a["transaction_time"])
+        self._emit("fill" if done else "partial_fill", order, when, price=_s(price), qty=_s(qty),
+                   position_qty=_s(new_qty))
 
     def _order(self, order_id: str) -> dict:
         order = self.orders.get(order_id)
@@ -748,6 +791,7 @@ class FakeAlpaca:
                 raise AlpacaRefusal(422, 42210000, "order is not cancelable")
             stamp = _iso(datetime.now(timezone.utc))
             order.update(status="canceled", canceled_at=stamp, updated_at=stamp, _due=None)
+            self._emit("canceled", order)
         return Response(status=204)
 
     def _list_orders(self, args) -> list[dict]:
@@ -777,6 +821,17 @@ class FakeAlpaca:
     @staticmethod
     def _order_json(order: dict) -> dict:
         return {k: v for k, v in order.items() if not k.startswith("_")}
+
+    def _emit(self, event: str, order: dict, when: datetime | None = None, status: str | None = None,
+              **fill: str) -> None:
+        """Push a trade_updates event with the order as REST shows it now (``status`` overrides the
+        order's own for the moment between routing and filling). Nothing while the stream is off."""
+        if self._quiet or not self.stream.running:
+            return
+        snapshot = self._order_json(order)
+        if status is not None:
+            snapshot["status"] = status
+        self.stream.publish(trade_update(event, snapshot, _iso(when or datetime.now(timezone.utc)), **fill))
 
     # -- activities, history, market data ---------------------------------------------
 
