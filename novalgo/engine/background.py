@@ -3,11 +3,15 @@
 Every process starts a ``Background``; only the one that holds the leader lock does the
 work. The dispatcher hands each symbol's oldest queued alert to a thread pool, one alert per
 symbol at a time, so a symbol's alerts run in arrival order while symbols run in parallel.
+It sleeps until woken (``wakeup.py``: an alert journalled by any worker, a symbol's alert
+finished, a loop that put alerts back in the queue) or until an alert told to wait is due; the
+poll every ``DISPATCH_POLL`` seconds is only a safety net for a wake that got lost.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import datetime
@@ -18,7 +22,19 @@ from novalgo.engine.leader import LeaderLock
 from novalgo.engine.services import LEADER_FILE, Services, leader_loops
 
 log = logging.getLogger(__name__)
-DISPATCH_EVERY = 0.05  # seconds: how soon an alert journalled by any worker is picked up
+
+
+def _poll_seconds(default: float = 1.0) -> float:
+    """The safety-net poll; NOVALGO_DISPATCH_POLL (tests) makes it long to show the wake alone suffices."""
+    raw = os.environ.get("NOVALGO_DISPATCH_POLL", "").strip()
+    try:
+        return float(raw) if raw and float(raw) > 0 else default
+    except ValueError:
+        log.warning("NOVALGO_DISPATCH_POLL=%r: expected seconds; polling every %.1fs", raw, default)
+        return default
+
+
+DISPATCH_POLL = _poll_seconds()  # seconds between dispatch passes when nothing wakes the dispatcher
 BEAT_EVERY = 1.0
 # An alert that keeps raising an error we did not foresee is given up after this many tries,
 # a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
@@ -45,6 +61,7 @@ class Background:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking alerts; alerts in flight finish (or stay journalled for the next leader)."""
         self.stop_event.set()
+        self.services.wakeup.interrupt()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -59,6 +76,15 @@ class Background:
                 self.stop_event.wait(1.0)
 
     def _lead(self) -> None:
+        # Listen before the first pass, so no alert journalled from here on waits for the poll;
+        # close before the lock is released, so the next leader's socket is never ours to remove.
+        self.services.wakeup.listen()
+        try:
+            self._lead_listening()
+        finally:
+            self.services.wakeup.close()
+
+    def _lead_listening(self) -> None:
         s = self.services
         resumed = s.work_journal.resume_interrupted()
         log.info("leader started (pid lock %s); %d interrupted alerts resumed", self.lock.path, resumed)
@@ -69,31 +95,41 @@ class Background:
             thread.start()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="novalgo-executor") as pool:
             last_beat = 0.0
+            next_pass = 0.0
+            woken = True
             while not self.stop_event.is_set():
                 if time.monotonic() - last_beat >= BEAT_EVERY:
                     s.work_journal.beat()
                     last_beat = time.monotonic()
                     self._sync_row_states()
-                self._dispatch(pool)
-                self.stop_event.wait(DISPATCH_EVERY)
+                if woken or time.monotonic() >= next_pass:
+                    due_in = self._dispatch(pool)
+                    next_pass = time.monotonic() + min(DISPATCH_POLL, due_in)
+                woken = s.wakeup.wait(min(next_pass, last_beat + BEAT_EVERY) - time.monotonic())
         for thread in threads:
             thread.join(timeout=5)
 
-    def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+    def _dispatch(self, pool: ThreadPoolExecutor) -> float:
+        """Hand out what can run now; returns seconds until an alert told to wait is due (or inf)."""
         seen: set[str] = set()
         now = time.time()
+        due_in = float("inf")
         for row in self.services.work_journal.queued():
             symbol = row["symbol"]
             if symbol in seen:
                 continue  # a symbol's alerts go strictly in arrival order
             seen.add(symbol)
+            if row["not_before"] > now:
+                due_in = min(due_in, row["not_before"] - now)
+                continue
             with self._busy_lock:
-                if symbol in self._busy or row["not_before"] > now:
+                if symbol in self._busy:
                     continue
                 if not self.services.work_journal.claim(row["id"]):
                     continue
                 self._busy.add(symbol)
             pool.submit(self._process, row["id"], symbol)
+        return due_in
 
     def _process(self, alert_id: str, symbol: str) -> None:
         journal = self.services.work_journal
@@ -109,6 +145,7 @@ class Background:
         finally:
             with self._busy_lock:
                 self._busy.discard(symbol)
+            self.services.wakeup.notify()  # the symbol's next alert may go now
 
     def _loop(self, name: str, interval: float, fn) -> threading.Thread:
         def run() -> None:
@@ -117,6 +154,7 @@ class Background:
                     fn()
                 except Exception:
                     log.exception("%s failed; trying again in %.0fs", name, interval)
+                self.services.wakeup.notify()  # the tracker puts alerts back in the queue
         return threading.Thread(target=run, name=name, daemon=True)
 
     def _restore_statuses(self) -> None:

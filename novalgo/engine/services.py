@@ -9,6 +9,7 @@ from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.executor import Executor
 from novalgo.engine.journal import Journal
 from novalgo.engine.performance import PerformanceUpdater
+from novalgo.engine.wakeup import Wakeup, enabled_by_env
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.cache import ConfigCache
@@ -34,6 +35,7 @@ class Services:
     writer: StatusWriter
     executor: Executor
     performance: PerformanceUpdater
+    wakeup: Wakeup  # the request path wakes the leader's dispatcher, in whichever process it runs
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -76,7 +78,8 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                         skip_outside_hours=settings.outside_hours == "skip",
                         cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
-    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance)
+    wakeup = Wakeup(settings.data_dir, enabled=enabled_by_env())
+    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup)
 
 
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:

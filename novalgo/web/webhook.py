@@ -72,6 +72,7 @@ def receive(path_secret: str | None = None):
     if rehearsal:
         return _dry_run(services, alert)
     alert_id, status, original = services.journal.add(alert, delivery.stored_body, caller, settings.dedupe_window)
+    services.wakeup.wake()  # one local datagram to the leader, never blocks; its poll is the safety net
     if status == statuses.DUPLICATE:
         return jsonify(status="duplicate", alert_id=alert_id, duplicate_of=original), 200
     if wait:

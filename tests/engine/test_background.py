@@ -65,3 +65,60 @@ def test_one_symbols_alerts_run_in_arrival_order(settings):
     assert services.broker.position("AAPL").qty == 0
     started = [services.journal.get(i)["started_at"] for i in ids]
     assert started == sorted(started)
+
+
+def start_leading(services) -> Background:
+    """A leader past its first dispatch pass (it took an alert journalled before it started)."""
+    marker = journal(services, alert_body("buy", "TSLA", "30", 300))
+    background = Background(services)
+    background.start()
+    assert wait_until(lambda: services.journal.status_of(marker) == "FILLED")
+    return background
+
+
+def test_an_alert_journalled_by_another_worker_wakes_the_dispatcher(settings, monkeypatch):
+    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)  # only a wake can start it
+    leader = build_services(settings)
+    other_worker = build_services(settings)  # its own journal connection and wake socket, as another process has
+    background = start_leading(leader)
+    try:
+        first = journal(other_worker, alert_body("buy", "AAPL", "15", 200))
+        other_worker.wakeup.wake()
+        assert wait_until(lambda: leader.journal.status_of(first) == "FILLED")
+        # A symbol's next alert goes as soon as the one before it is done, not at the next poll.
+        later = [journal(other_worker, alert_body(action, "AAPL", "15", price, n=n))
+                 for n, (action, price) in enumerate([("sell", 250), ("buy", 200)])]
+        other_worker.wakeup.wake()
+        assert wait_until(lambda: [leader.journal.status_of(i) for i in later] == ["FILLED", "FILLED"])
+    finally:
+        background.stop(timeout=10)
+    assert not background._thread.is_alive()  # a stop does not wait for the poll either
+
+
+def test_without_the_wake_an_alert_waits_for_the_poll(settings, monkeypatch):
+    """The test above can fail: switched off, the same alert sits in the queue."""
+    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)
+    monkeypatch.setenv("NOVALGO_WAKE", "off")
+    leader = build_services(settings)
+    other_worker = build_services(settings)
+    background = start_leading(leader)
+    try:
+        alert = journal(other_worker, alert_body("buy", "AAPL", "15", 200))
+        other_worker.wakeup.wake()
+        assert not wait_until(lambda: leader.journal.status_of(alert) != "QUEUED", timeout=2)
+    finally:
+        background.stop(timeout=10)
+    assert not background._thread.is_alive()
+
+
+def test_an_alert_told_to_wait_is_tried_when_due_not_at_the_poll(settings, monkeypatch):
+    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)
+    services = build_services(settings)
+    alert = journal(services, alert_body("buy", "AAPL", "15", 200))
+    services.journal.requeue(alert, "broker timed out", delay=0.5)
+    background = Background(services)
+    background.start()
+    try:
+        assert wait_until(lambda: services.journal.status_of(alert) == "FILLED")
+    finally:
+        background.stop(timeout=10)
