@@ -58,14 +58,14 @@ def test_exits_around_a_traders_stop_and_crypto_with_the_market_open(stack):
     assert post(service, "close", "TSLA", 200)["outcome"] == "WAITING"
     assert fakes.held("TSLA") == 0
     assert fakes.alpaca.orders[stop["id"]]["status"] == "canceled"
-    wait_for(lambda: row_status(fakes, "TSLA") == "WAITING", 15, "the TSLA row to say WAITING")
+    wait_for(lambda: row_status(fakes, "TSLA") == "WAITING", "the TSLA row to say WAITING", 15)
 
     assert post(service, "buy", "BTCUSD", 60000)["outcome"] == "FILLED"
     assert fakes.held("BTC/USD") > 0
     outcome = post(service, "sell", "BTCUSD", 60000)
     assert (outcome["outcome"], outcome["reason"]) == ("WAITING", "crypto cannot be sold short")
     assert fakes.held("BTC/USD") == 0
-    wait_for(lambda: row_status(fakes, "BTCUSD") == "WAITING", 15, "the BTCUSD row to say WAITING")
+    wait_for(lambda: row_status(fakes, "BTCUSD") == "WAITING", "the BTCUSD row to say WAITING", 15)
     assert not [o for o in fakes.alpaca.orders.values() if o["status"] == "rejected"]
 
 
@@ -78,14 +78,14 @@ def test_after_the_close_flips_and_close_then_sell_end_short_at_the_open(stack):
     post(service, "sell", "AAPL", 150)  # a daily strategy's 16:00 flip
     post(service, "close", "MSFT", 400)  # a reversal pair after hours
     post(service, "sell", "MSFT", 400)
-    wait_for(lambda: row_status(fakes, "AAPL") == "ORDER SUBMITTED", 40, "AAPL to wait for the open")
+    wait_for(lambda: row_status(fakes, "AAPL") == "ORDER SUBMITTED", "AAPL to wait for the open", 40)
     assert fakes.held("AAPL") == 100 and fakes.held("MSFT") == 10
     time.sleep(6)  # every alert is now older than NOVALGO_MAX_ALERT_AGE
     fakes.alpaca.market.open()
-    wait_for(lambda: fakes.held("AAPL") == -100 and fakes.held("MSFT") == -10, OPEN_SEEN,
-               "both shorts to open after the closes filled")
-    wait_for(lambda: row_status(fakes, "AAPL") == "FILLED" and row_status(fakes, "MSFT") == "FILLED", 20,
-               "the rows to say FILLED")
+    wait_for(lambda: fakes.held("AAPL") == -100 and fakes.held("MSFT") == -10,
+             "both shorts to open after the closes filled", OPEN_SEEN)
+    wait_for(lambda: row_status(fakes, "AAPL") == "FILLED" and row_status(fakes, "MSFT") == "FILLED",
+             "the rows to say FILLED", 20)
     assert not [o for o in fakes.alpaca.orders.values() if o["status"] == "rejected"]
     alerts = {(a["symbol"], a["action"]): a for a in service_alerts(service)}
     assert alerts[("MSFT", "close")]["status"] == "WAITING"
