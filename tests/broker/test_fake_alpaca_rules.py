@@ -19,17 +19,6 @@ from tests.fakes.alpaca_rules import AlpacaRefusal
 from tests.fakes.alpaca_server import FakeAlpaca
 
 
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake):
-    return TradingClient(fake.key_id, fake.secret_key, url_override=fake.url)
-
-
 def market(symbol="AAPL", side=OrderSide.BUY, qty=None, notional=None, tif=TimeInForce.DAY, **kw):
     return MarketOrderRequest(symbol=symbol, side=side, qty=qty, notional=notional, time_in_force=tif, **kw)
 

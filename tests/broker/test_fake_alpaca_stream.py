@@ -28,17 +28,6 @@ from tests.fakes.alpaca_server import FakeAlpaca
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake):
-    return TradingClient(fake.key_id, fake.secret_key, url_override=fake.url)
-
-
 def wait_until(check, timeout: float = 5.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while not check():
