@@ -66,6 +66,10 @@ class Settings:
     alpaca_data_url: str | None = None
     outside_hours: str = "submit"
     cancel_other_orders: bool = True  # orders we did not place that block a close or flip
+    # The leader's dispatcher is woken by every journalled alert; the poll is only a safety net.
+    # Tests stretch the poll and switch the wake off to show each alone.
+    dispatch_poll: float = 1.0
+    wake: bool = True
 
     # Reporting.
     performance_interval: float = 300.0
@@ -128,6 +132,8 @@ class Settings:
             alpaca_data_url=reader.text("APCA_API_DATA_URL"),
             outside_hours=reader.choice("NOVALGO_OUTSIDE_HOURS", "submit", ("submit", "skip")),
             cancel_other_orders=reader.flag("NOVALGO_CANCEL_OTHER_ORDERS", True),
+            dispatch_poll=reader.number("NOVALGO_DISPATCH_POLL", 1.0, float, low=0.01),
+            wake=reader.flag("NOVALGO_WAKE", True),
             performance_interval=reader.number("NOVALGO_PERFORMANCE_INTERVAL", 300.0, float, low=5),
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),

@@ -5,13 +5,12 @@ work. The dispatcher hands each symbol's oldest queued alert to a thread pool, o
 symbol at a time, so a symbol's alerts run in arrival order while symbols run in parallel.
 It sleeps until woken (``wakeup.py``: an alert journalled by any worker, a symbol's alert
 finished, a loop that put alerts back in the queue) or until an alert told to wait is due; the
-poll every ``DISPATCH_POLL`` seconds is only a safety net for a wake that got lost.
+poll every ``NOVALGO_DISPATCH_POLL`` seconds (default 1) is only a safety net for a wake that got lost.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import datetime
@@ -24,17 +23,6 @@ from novalgo.engine.services import LEADER_FILE, Services, leader_loops
 log = logging.getLogger(__name__)
 
 
-def _poll_seconds(default: float = 1.0) -> float:
-    """The safety-net poll; NOVALGO_DISPATCH_POLL (tests) makes it long to show the wake alone suffices."""
-    raw = os.environ.get("NOVALGO_DISPATCH_POLL", "").strip()
-    try:
-        return float(raw) if raw and float(raw) > 0 else default
-    except ValueError:
-        log.warning("NOVALGO_DISPATCH_POLL=%r: expected seconds; polling every %.1fs", raw, default)
-        return default
-
-
-DISPATCH_POLL = _poll_seconds()  # seconds between dispatch passes when nothing wakes the dispatcher
 BEAT_EVERY = 1.0
 # An alert that keeps raising an error we did not foresee is given up after this many tries,
 # a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
@@ -104,7 +92,7 @@ class Background:
                     self._sync_row_states()
                 if woken or time.monotonic() >= next_pass:
                     due_in = self._dispatch(pool)
-                    next_pass = time.monotonic() + min(DISPATCH_POLL, due_in)
+                    next_pass = time.monotonic() + min(self.services.settings.dispatch_poll, due_in)
                 woken = s.wakeup.wait(min(next_pass, last_beat + BEAT_EVERY) - time.monotonic())
         for thread in threads:
             thread.join(timeout=5)

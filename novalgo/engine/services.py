@@ -9,7 +9,7 @@ from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.executor import Executor
 from novalgo.engine.journal import Journal
 from novalgo.engine.performance import PerformanceUpdater
-from novalgo.engine.wakeup import Wakeup, enabled_by_env
+from novalgo.engine.wakeup import Wakeup
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.cache import ConfigCache
@@ -78,7 +78,7 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                         skip_outside_hours=settings.outside_hours == "skip",
                         cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
-    wakeup = Wakeup(settings.data_dir, enabled=enabled_by_env())
+    wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup)
 
 

@@ -24,12 +24,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 WAKE_FILE = "wake.sock"
 MAX_ADDRESS = 107  # bytes of a Unix socket path (sun_path is 108, with the closing NUL)
-# Test-only switch: NOVALGO_WAKE=off journals without waking, so the poll alone is seen.
-DISABLED_WORDS = ("0", "off", "false", "no")
-
-
-def enabled_by_env() -> bool:
-    return os.environ.get("NOVALGO_WAKE", "").strip().lower() not in DISABLED_WORDS
 
 
 class Wakeup:

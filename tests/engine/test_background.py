@@ -76,8 +76,8 @@ def start_leading(services) -> Background:
     return background
 
 
-def test_an_alert_journalled_by_another_worker_wakes_the_dispatcher(settings, monkeypatch):
-    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)  # only a wake can start it
+def test_an_alert_journalled_by_another_worker_wakes_the_dispatcher(settings):
+    settings = settings.with_overrides(dispatch_poll=3600.0)  # only a wake can start a pass
     leader = build_services(settings)
     other_worker = build_services(settings)  # its own journal connection and wake socket, as another process has
     background = start_leading(leader)
@@ -95,10 +95,9 @@ def test_an_alert_journalled_by_another_worker_wakes_the_dispatcher(settings, mo
     assert not background._thread.is_alive()  # a stop does not wait for the poll either
 
 
-def test_without_the_wake_an_alert_waits_for_the_poll(settings, monkeypatch):
+def test_without_the_wake_an_alert_waits_for_the_poll(settings):
     """The test above can fail: switched off, the same alert sits in the queue."""
-    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)
-    monkeypatch.setenv("NOVALGO_WAKE", "off")
+    settings = settings.with_overrides(dispatch_poll=3600.0, wake=False)
     leader = build_services(settings)
     other_worker = build_services(settings)
     background = start_leading(leader)
@@ -111,8 +110,8 @@ def test_without_the_wake_an_alert_waits_for_the_poll(settings, monkeypatch):
     assert not background._thread.is_alive()
 
 
-def test_an_alert_told_to_wait_is_tried_when_due_not_at_the_poll(settings, monkeypatch):
-    monkeypatch.setattr("novalgo.engine.background.DISPATCH_POLL", 3600.0)
+def test_an_alert_told_to_wait_is_tried_when_due_not_at_the_poll(settings):
+    settings = settings.with_overrides(dispatch_poll=3600.0)
     services = build_services(settings)
     alert = journal(services, alert_body("buy", "AAPL", "15", 200))
     services.journal.requeue(alert, "broker timed out", delay=0.5)
