@@ -287,9 +287,7 @@ class Executor:
             return _rejected(request, f"{e} (after cancelling {names})")
 
     def _record(self, cid: str, state: OrderState) -> None:
-        self.journal.update_order(cid, state=state.status, broker_order_id=state.broker_order_id or None,
-                                  filled_qty=state.filled_qty, filled_avg_price=state.filled_avg_price,
-                                  reason=state.reason)
+        self.journal.record_broker_state(cid, state)
 
     def _wait_for(self, cids: list[str], timeout: float) -> dict[str, OrderState]:
         """Read the orders' states (batched) until all are final or the time is up."""

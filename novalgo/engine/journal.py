@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from novalgo.broker.base import ORDER_FINAL
 from novalgo.domain.money import plain
 from novalgo.domain import statuses
 from novalgo.domain.alerts import Alert
@@ -330,6 +331,27 @@ class Journal:
         assignments = ", ".join(f"{key}=?" for key in changes)
         with self._tx() as db:
             db.execute(f"UPDATE orders SET {assignments} WHERE client_order_id=?", (*changes.values(), cid))
+
+    def record_broker_state(self, cid: str, state: Any) -> bool:
+        """What the broker says of one of our orders (an OrderState), only ever moving it forward.
+
+        Two sources report the same order, the trade stream and our own REST answers, and either
+        may arrive late: a "pending" answer read before the fill must not undo the stream's
+        "filled". A broker-final state stays; a working state never lowers what has filled.
+        Returns whether anything changed.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT state, filled_qty FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+            if row is None or row["state"] in ORDER_FINAL:
+                return False
+            filled = Decimal(row["filled_qty"] or 0)
+            if state.status not in ORDER_FINAL and state.filled_qty < filled:
+                return False
+            db.execute("UPDATE orders SET state=?, broker_order_id=COALESCE(?, broker_order_id), filled_qty=?, "
+                       "filled_avg_price=?, reason=?, updated_at=? WHERE client_order_id=?",
+                       (state.status, state.broker_order_id or None, _text(state.filled_qty),
+                        _text(state.filled_avg_price), state.reason, self.clock(), cid))
+        return True
 
     def drop_unsent(self, symbol: str, exclude_alert: str, state: str) -> list[str]:
         """Mark other alerts' never-sent legs on a symbol SUPERSEDED or VOID; returns their alert ids."""

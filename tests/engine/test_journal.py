@@ -328,3 +328,23 @@ def test_fills_are_kept_exactly_per_account_across_a_restart_and_stored_once(jou
     assert reopened.last_fill_id("acct-paper") == fills[-1].activity_id
     assert reopened.fills("acct-live") == [] and reopened.last_fill_id("acct-live") is None
     reopened.close()
+
+
+def test_a_broker_state_only_moves_an_order_forward(journal):
+    from novalgo.broker.base import OrderState
+    from novalgo.domain.alerts import Alert
+    from novalgo.domain.decision import OrderLeg
+
+    alert_id, _, _ = journal.add(Alert("buy", "AAPL", "15", 15, D(200)), "{}", "127.0.0.1", 0)
+    [cid] = journal.plan(alert_id, "AAPL", [OrderLeg("open", "buy", qty=D(10))], D(200), "FILLED", "")
+
+    def state(status, filled):
+        return OrderState(cid, "b-1", "AAPL", "buy", status, qty=D(10), filled_qty=D(filled),
+                          filled_avg_price=D(200) if filled else None)
+
+    assert journal.record_broker_state(cid, state("partially_filled", 4))
+    assert not journal.record_broker_state(cid, state("pending", 0)), "a late answer from before the fill"
+    assert journal.record_broker_state(cid, state("filled", 10))
+    assert not journal.record_broker_state(cid, state("partially_filled", 4)), "a filled order stays filled"
+    order = journal.orders_for(alert_id)[0]
+    assert (order["state"], order["filled_qty"], order["broker_order_id"]) == ("filled", "10", "b-1")
