@@ -64,6 +64,7 @@ class Settings:
     live: bool = False
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
+    alpaca_stream_url: str | None = None  # the trade updates WebSocket; Alpaca's own unless overridden
     outside_hours: str = "submit"
     cancel_other_orders: bool = True  # orders we did not place that block a close or flip
     # The leader's dispatcher is woken by every journalled alert; the poll is only a safety net.
@@ -130,6 +131,7 @@ class Settings:
             live=reader.flag("NOVALGO_LIVE", False),
             alpaca_base_url=reader.text("APCA_API_BASE_URL"),
             alpaca_data_url=reader.text("APCA_API_DATA_URL"),
+            alpaca_stream_url=reader.text("APCA_API_STREAM_URL"),
             outside_hours=reader.choice("NOVALGO_OUTSIDE_HOURS", "submit", ("submit", "skip")),
             cancel_other_orders=reader.flag("NOVALGO_CANCEL_OTHER_ORDERS", True),
             dispatch_poll=reader.number("NOVALGO_DISPATCH_POLL", 1.0, float, low=0.01),

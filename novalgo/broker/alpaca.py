@@ -69,10 +69,15 @@ class AlpacaBroker:
                  data_url: str | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
                  budget: RequestBudget = PROCESS_BUDGET, sdk_retries: int = 2, sdk_retry_wait: float = 3.0,
                  asset_ttl: float = 300.0, clock_ttl: float = 30.0, account_ttl: float = 30.0,
-                 order_lookback: timedelta = timedelta(days=4),
+                 order_lookback: timedelta = timedelta(days=4), stream_url: str | None = None,
                  share_window: float = 0.2, clock: Callable[[], float] = time.monotonic):
         self.mode = "live" if live else "paper"
         self.base_url = _root(base_url)
+        # The trade stream: Alpaca's own when we talk to Alpaca itself; behind another API address
+        # (a proxy, a test fake) only when its stream address is given too.
+        self.streams = stream_url is not None or base_url is None
+        self._stream_url = stream_url
+        self._credentials = (key_id, secret_key)  # for the stream; never shown (see __repr__)
         self.data_url = _root(data_url)
         self._trading = TradingClient(key_id, secret_key, paper=not live, url_override=self.base_url)
         self._stocks = StockHistoricalDataClient(key_id, secret_key, url_override=self.data_url)
@@ -104,7 +109,8 @@ class AlpacaBroker:
         if not settings.alpaca_key_id or not settings.alpaca_secret_key:
             raise ValueError("AlpacaBroker needs APCA_API_KEY_ID and APCA_API_SECRET_KEY")
         return cls(settings.alpaca_key_id, settings.alpaca_secret_key, live=settings.live,
-                   base_url=settings.alpaca_base_url, data_url=settings.alpaca_data_url, **options)
+                   base_url=settings.alpaca_base_url, data_url=settings.alpaca_data_url,
+                   stream_url=settings.alpaca_stream_url, **options)
 
     def __repr__(self) -> str:  # never the keys
         return f"AlpacaBroker(mode={self.mode!r}, base_url={self.base_url or 'default'!r})"
@@ -232,6 +238,18 @@ class AlpacaBroker:
                 break
             raw = self._call(self._trading.get_order_by_id, str(raw.replaced_by), what=f"follow {client_order_id}")
         return self._remember(replace(_state(raw), client_order_id=client_order_id))
+
+    def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> Any:
+        """Start the trade updates stream (see broker/alpaca_stream.py); None when there is none."""
+        if not self.streams:
+            return None
+        from novalgo.broker.alpaca_stream import OrderUpdates
+
+        def remembered(state: OrderState) -> None:
+            on_update(self._remember(state))
+
+        return OrderUpdates(*self._credentials, paper=self.mode == "paper", url=self._stream_url, to_state=_state,
+                            on_update=remembered, on_connected=on_connected).start()
 
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every open order on the symbol, ours or anyone's (one list call)."""

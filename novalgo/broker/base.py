@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from novalgo.domain.fifo import Fill  # noqa: F401  (a fill is the domain's; brokers report them)
 
@@ -124,6 +124,11 @@ class Broker(Protocol):
 
     def market_open(self) -> bool:
         """Regular hours now? Answered from a cache; a closed market is not asked again before its open."""
+
+    def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> Any:
+        """Push every change of an order's state to ``on_update`` as it happens (Alpaca's trade
+        stream; the simulator's own fills). Returns a handle with ``live`` and ``stop()``, or None
+        when the broker offers no stream (then orders are read over REST)."""
 
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every order on the symbol the broker may still fill, ours or anyone's."""

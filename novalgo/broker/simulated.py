@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from novalgo.broker.base import (
     CANCELED, CRYPTO, FILLED, REJECTED, ZERO, Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
@@ -51,6 +51,7 @@ class SimulatedBroker:
         self.path = Path(data_dir) / "simbroker.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
+        self._listeners: list[Callable[[OrderState], None]] = []
         self._connections = ThreadConnections(self.path)
         self._connections.prepare(SCHEMA)
         self._db().execute("INSERT OR IGNORE INTO cash (id, amount) VALUES (1, ?)", (str(starting_cash),))
@@ -133,7 +134,15 @@ class SimulatedBroker:
             raise
         if existing.status == FILLED:
             self.account()  # keeps the daily equity curve current
+        for listener in list(self._listeners):
+            listener(existing)  # the same event path as Alpaca's trade stream, in-process
         return existing
+
+    def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> "_Listening":
+        """Every order this simulator settles is pushed to ``on_update`` as it happens."""
+        self._listeners.append(on_update)
+        on_connected()
+        return _Listening(self._listeners, on_update)
 
     def _execute(self, db: sqlite3.Connection, order: OrderRequest) -> OrderState:
         price = self.latest_price(order.symbol)
@@ -239,6 +248,20 @@ class SimulatedBroker:
 
 
 _text = plain
+
+
+class _Listening:
+    """The simulator's stream: always live (it is this process), until stopped."""
+
+    live = True
+
+    def __init__(self, listeners: list, listener: Callable[[OrderState], None]):
+        self._listeners, self._listener = listeners, listener
+
+    def stop(self) -> None:
+        if self._listener in self._listeners:
+            self._listeners.remove(self._listener)
+        self.live = False
 
 
 def _dec(value: str | None) -> Decimal | None:

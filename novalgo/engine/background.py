@@ -67,10 +67,28 @@ class Background:
         # Listen before the first pass, so no alert journalled from here on waits for the poll;
         # close before the lock is released, so the next leader's socket is never ours to remove.
         self.services.wakeup.listen()
+        updates = self._follow_orders()
         try:
             self._lead_listening()
         finally:
+            if updates is not None:
+                updates.stop()
+            self.services.executor.stream_live = lambda: False
             self.services.wakeup.close()
+
+    def _follow_orders(self):
+        """The broker's order events (Alpaca's trade stream) into the journal; REST only as the fallback."""
+        executor = self.services.executor
+        executor.on_requeue = self.services.wakeup.notify
+        executor.reconcile_soon()
+        try:
+            updates = self.services.broker.listen(executor.on_order_update, executor.reconcile_soon)
+        except Exception:
+            log.exception("the broker's order stream could not start; orders are read over REST")
+            return None
+        if updates is not None:
+            executor.stream_live = lambda: updates.live
+        return updates
 
     def _lead_listening(self) -> None:
         s = self.services

@@ -17,12 +17,13 @@ alert for the symbol replaces it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from novalgo.broker.base import CANCELED, EXPIRED, FILLED, Broker, OrderRequest, OrderState
+from novalgo.broker.base import CANCELED, EXPIRED, FILLED, ORDER_FINAL, Broker, OrderRequest, OrderState
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import OrderPlan
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried again
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
+RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
 
 
 @dataclass
@@ -54,6 +56,11 @@ class Executor:
     clock: Any = time.time
     sleep: Any = time.sleep
     _read_since_close: bool = field(default=False, init=False)  # the tracker's pass after the close
+    # Set by the leader while the broker's trade stream runs: fills arrive as events, not polls.
+    stream_live: Any = field(default_factory=lambda: _never, init=False)
+    on_requeue: Any = field(default_factory=lambda: _nothing, init=False)  # wakes the dispatcher
+    _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
+    _last_reconcile: float = field(default=0.0, init=False)  # 0: reconcile at the next tracker pass
 
     def process(self, alert_id: str) -> str:
         """Take one claimed (PROCESSING) alert as far as it can go now; returns its status."""
@@ -290,7 +297,10 @@ class Executor:
         self.journal.record_broker_state(cid, state)
 
     def _wait_for(self, cids: list[str], timeout: float) -> dict[str, OrderState]:
-        """Read the orders' states (batched) until all are final or the time is up."""
+        """Until the orders are final or the time is up: from the trade stream's events when it is
+        up (no request), else by batched reads."""
+        if self.stream_live():
+            return self._wait_for_events(cids, timeout)
         deadline = self.clock() + timeout
         states: dict[str, OrderState] = {}
         while cids:
@@ -303,6 +313,47 @@ class Executor:
                 break
             self.sleep(POLL)
         return states
+
+    def _wait_for_events(self, cids: list[str], timeout: float) -> dict[str, OrderState]:
+        deadline = self.clock() + timeout
+        with self._changed:
+            while True:
+                rows = [self.journal.order(cid) for cid in cids]
+                if all(row is not None and row["state"] in ORDER_FINAL for row in rows):
+                    break
+                remaining = deadline - self.clock()
+                if remaining <= 0 or not self.stream_live():
+                    break
+                # Woken by the event; the bound covers one that came between the read and the wait.
+                self._changed.wait(min(remaining, 1.0))
+        return {row["client_order_id"]: _journalled_state(row) for row in rows if row is not None}
+
+    # -- the trade stream ----------------------------------------------------------------
+
+    def on_order_update(self, state: OrderState) -> None:
+        """One event from the broker's stream: record it, wake whoever waits on it."""
+        cid = state.client_order_id or ""
+        if not cid.startswith(OUR_PREFIX) or not self.journal.record_broker_state(cid, state):
+            return
+        with self._changed:
+            self._changed.notify_all()
+        if state.is_final:
+            order = self.journal.order(cid)
+            if order is not None and self._requeue_settled(order["symbol"]):
+                self.on_requeue()
+
+    def reconcile_soon(self) -> None:
+        """After a (re)connect the stream has replayed nothing: the next tracker pass reads over REST."""
+        self._last_reconcile = 0.0
+
+    def _requeue_settled(self, symbol: str) -> int:
+        """Alerts waiting on the broker for a symbol with none of our orders open go back to the queue."""
+        if self.journal.open_orders(symbol):
+            return 0
+        waiting = [a for a in self.journal.alerts_waiting_on_broker() if a["symbol"] == symbol]
+        for alert in waiting:
+            self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
+        return len(waiting)
 
     # -- outcomes ----------------------------------------------------------------------
 
@@ -359,10 +410,17 @@ class Executor:
         open_orders = [o for symbol in symbols for o in self.journal.open_orders(symbol)]
         # One pass after each close still reads everything: DAY orders expire at the close, and a
         # close that expired part-filled must be completed while its alert is current.
-        market_open = self.broker.market_open()
-        read_all = market_open or not self._read_since_close
-        self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
-        readable = [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
+        if self.stream_live():
+            # Events bring every change; a REST read only after a (re)connect, and once a minute.
+            due = time.monotonic() - self._last_reconcile >= RECONCILE_EVERY
+            readable = [o["client_order_id"] for o in open_orders] if due else []
+        else:
+            market_open = self.broker.market_open()
+            read_all = market_open or not self._read_since_close
+            self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
+            readable = [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
+        if readable:
+            self._last_reconcile = time.monotonic()
         if readable:
             for cid, state in self.broker.orders(readable).items():
                 self._record(cid, state)
@@ -372,6 +430,23 @@ class Executor:
                 # Nothing of ours is open on its symbol: finish it or send its next leg.
                 self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
         return len(readable)
+
+
+def _never() -> bool:
+    return False
+
+
+def _nothing() -> None:
+    return None
+
+
+def _journalled_state(row: dict[str, Any]) -> OrderState:
+    def number(text: str | None) -> Decimal | None:
+        return Decimal(text) if text else None
+
+    return OrderState(row["client_order_id"], row["broker_order_id"] or "", row["symbol"], row["side"], row["state"],
+                      number(row["qty"]), number(row["notional"]), number(row["filled_qty"]) or Decimal(0),
+                      number(row["filled_avg_price"]), row["reason"] or "")
 
 
 def _rejected(request: OrderRequest, reason: str) -> OrderState:

@@ -225,6 +225,10 @@ class Journal:
             "SELECT COUNT(*) FROM alerts WHERE status IN (?,?)", (statuses.QUEUED, statuses.PROCESSING)
         ).fetchone()[0]
 
+    def order(self, cid: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT * FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+        return dict(row) if row else None
+
     def orders_for(self, alert_id: str) -> list[dict[str, Any]]:
         return [dict(o) for o in self._db().execute(
             "SELECT * FROM orders WHERE alert_id=? ORDER BY leg", (alert_id,))]

@@ -1,0 +1,116 @@
+"""Fills as events: the leader follows Alpaca's trade_updates stream (alpaca-py's TradingStream
+against the fake's WebSocket) instead of polling order states, and falls back to REST reads,
+with a reconcile after every reconnect, when the stream drops."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from novalgo.broker.alpaca import AlpacaBroker
+from novalgo.broker.throttle import RequestBudget
+from novalgo.domain.alerts import parse_alert, read_delivery
+from tests.fakes.alpaca_server import FakeAlpaca
+from tests.support.alerts import alert_body, run_queue
+from tests.support.gunicorn import wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def fake():
+    with FakeAlpaca() as server:
+        yield server
+
+
+@pytest.fixture
+def services(settings, fake):
+    from novalgo.web import create_app
+
+    settings = settings.with_overrides(fill_wait=10.0)
+    folder = settings.data_dir / "sheet"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Config.csv").write_text("symbol,position_size,active,Time Frame,Order Status,Last Updated\n"
+                                       + "".join(f"{s},5000,TRUE,15 Min,,\n" for s in ("AAPL", "MSFT", "TSLA")))
+    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+                          stream_url=fake.stream_url, budget=RequestBudget(), sdk_retry_wait=0,
+                          share_window=0, clock_ttl=0)
+    services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
+    executor = services.executor
+    updates = broker.listen(executor.on_order_update, executor.reconcile_soon)
+    updates._stream._reconnect_min_backoff = 0.1  # alpaca-py waits 1 s or more before reconnecting
+    executor.stream_live = lambda: updates.live
+    fake.stream.wait_listening()
+    wait_for(lambda: updates.live, "the stream to be live")
+    services.updates = updates
+    yield services
+    updates.stop()
+    fake.stream.drop()
+
+
+def send(services, action: str, symbol: str = "AAPL", price=150) -> list[str]:
+    delivery = read_delivery(alert_body(action, symbol, "15", price).encode())
+    services.journal.add(parse_alert(delivery), delivery.stored_body, "127.0.0.1", 0)
+    return run_queue(services)
+
+
+def order_reads(fake) -> int:
+    return sum(n for (method, path), n in fake.calls.items() if method == "GET" and path.startswith("/v2/orders"))
+
+
+def test_a_fill_is_seen_from_the_stream_without_any_order_read(services, fake):
+    fake.fill_delay = 0.5  # the order rests, then fills: only the stream says so
+    fake.calls.clear()
+    assert send(services, "buy") == ["FILLED"]
+    assert order_reads(fake) == 0
+    assert services.broker.position("AAPL").qty > 0
+    # The tracker makes no order read while the stream is up (its reconcile is due once a minute).
+    services.executor.track()
+    assert order_reads(fake) == 0
+
+
+def test_an_order_queued_for_the_open_settles_from_its_event(services, fake):
+    fake.market.close()
+    assert send(services, "buy") == ["ORDER SUBMITTED"]
+    fake.calls.clear()
+    fake.market.open()  # the fill is pushed; the alert is woken by the event, no tracker needed
+    wait_for(lambda: services.journal.queued(), "the event to requeue the alert")
+    assert run_queue(services) == ["FILLED"]
+    assert order_reads(fake) == 0
+
+
+def test_a_drop_mid_burst_misses_nothing_and_doubles_nothing(services, fake):
+    fake.market.close()
+    symbols = ["AAPL", "MSFT", "TSLA"]
+    for symbol in symbols:
+        fake.set_price(symbol, 150)
+    for symbol in symbols:
+        send(services, "buy", symbol)
+    fake.stream.refuse(True)
+    fake.stream.drop()  # down: the fills at the open are pushed to nobody
+    wait_for(lambda: not services.updates.live, "the stream to be seen down")
+    fake.market.open()
+    services.executor.track()  # the fallback: one REST read finds the fills
+    statuses_after_fallback = run_queue(services)
+    fake.stream.refuse(False)
+    wait_for(lambda: services.updates.live, "alpaca-py to reconnect")
+    assert statuses_after_fallback.count("FILLED") == len(statuses_after_fallback) > 0
+    held = {symbol: services.broker.position(symbol).qty for symbol in symbols}
+    assert all(qty > 0 for qty in held.values()), held
+    assert len({o["client_order_id"] for o in fake.orders.values()}) == len(fake.orders) == len(symbols)
+    assert [a["status"] for a in services.journal.recent(10)].count("FILLED") == len(symbols)
+
+
+def test_after_a_reconnect_the_next_tracker_pass_reconciles_over_rest(services, fake):
+    fake.market.close()
+    assert send(services, "buy") == ["ORDER SUBMITTED"]
+    services.executor.track()
+    fake.calls.clear()
+    services.executor.track()
+    assert order_reads(fake) == 0, "stream up, reconcile done: no reads"
+    fake.stream.drop()  # alpaca-py reconnects; events in between are lost
+    wait_for(lambda: fake.stream.connections >= 2 and services.updates.live, "the reconnect")
+    services.executor.track()
+    assert order_reads(fake) == 1, "one list after the reconnect"
+    assert services.broker.position("AAPL").qty == Decimal(0), "still queued for the open"
