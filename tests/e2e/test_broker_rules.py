@@ -1,6 +1,7 @@
-"""End to end, the real service (gunicorn, Google Sheet and Alpaca adapters) against the fakes, in
-the situations Alpaca's rules make hard: flips after the close that complete at the open, CLOSE
-then SELL after hours, a trader's own stop in the way of an exit, and crypto, which never shorts.
+"""End to end, the real service (gunicorn, Google Sheet and Alpaca adapters, Alpaca's trade stream)
+against the fakes, in the situations Alpaca's rules make hard: flips after the close that complete
+at the open, CLOSE then SELL after hours, a trader's own stop in the way of an exit, and crypto,
+which never shorts.
 
 NOVALGO_MAX_ALERT_AGE is 5 s here, so an alert whose close fills at the (much later) open is
 stale by then: its plan must still finish.
@@ -31,7 +32,9 @@ def stack(tmp_path_factory):
         ["TSLA", "2000", True, "15 Min", "", ""],
         ["BTCUSD", "6000", True, "15 Min", "", ""],
     ])
-    service = RealService(root / "data", workers=2, NOVALGO_MAX_ALERT_AGE="5", NOVALGO_FILL_WAIT="1", **fakes.env())
+    # The leader follows the fake's trade stream, as it follows Alpaca's: fills arrive as events.
+    service = RealService(root / "data", workers=2, NOVALGO_MAX_ALERT_AGE="5", NOVALGO_FILL_WAIT="1",
+                          APCA_API_STREAM_URL=fakes.alpaca.stream_url, **fakes.env())
     try:
         service.wait_healthy()
         yield fakes, service
@@ -67,6 +70,8 @@ def test_exits_around_a_traders_stop_and_crypto_with_the_market_open(stack):
     assert fakes.held("BTC/USD") == 0
     wait_for(lambda: row_status(fakes, "BTCUSD") == "WAITING", "the BTCUSD row to say WAITING", 15)
     assert not [o for o in fakes.alpaca.orders.values() if o["status"] == "rejected"]
+    assert "trade updates stream connected" in service.tail(1_000_000)
+    assert fakes.alpaca.stream.listening >= 1
 
 
 def test_after_the_close_flips_and_close_then_sell_end_short_at_the_open(stack):
