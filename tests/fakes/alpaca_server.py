@@ -337,9 +337,9 @@ class FakeAlpaca:
 
         @app.before_request
         def gatekeeper():
+            now = time.monotonic()  # when the request arrived, before the answer's latency
             if fake.latency:
                 time.sleep(fake.latency)
-            now = time.monotonic()
             with fake.lock:
                 fake.calls[(request.method, request.path)] += 1
                 fake.request_log.append((now, request.method, request.path))
