@@ -11,6 +11,7 @@ from novalgo.broker.throttle import RequestBudget
 from novalgo.domain.alerts import parse_alert, read_delivery
 from tests.support.alerts import alert_body, run_queue
 from tests.fakes.alpaca_server import FakeAlpaca
+from tests.support.alpaca import fake_alpaca_broker
 
 
 @pytest.fixture
@@ -24,10 +25,7 @@ def services(settings, fake):
     from novalgo.web import create_app
 
     settings = settings.with_overrides(fill_wait=0.3)
-    # share_window=0: every order read in these tests is a fresh list call (no coalescing window);
-    # clock_ttl=0: the tests open and close the fake's market at will, so the clock is read each time.
-    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
-                          budget=RequestBudget(), sdk_retry_wait=0, share_window=0, clock_ttl=0)
+    broker = fake_alpaca_broker(fake)
     return create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
 
 

@@ -15,10 +15,9 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import ReplaceOrderRequest
 
-from novalgo.broker.alpaca import AlpacaBroker
-from novalgo.broker.throttle import RequestBudget
 from novalgo.domain.alerts import parse_alert, read_delivery
 from tests.fakes.alpaca_server import FakeAlpaca
+from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
 
 ROWS = [("AAPL", "15000", "TRUE", "15 Min"), ("BTCUSD", "6000", "TRUE", "15 Min")]
@@ -41,8 +40,7 @@ def make_services(settings, fake, **overrides):
         writer.writerow(["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated"])
         writer.writerows([list(row) + ["", ""] for row in ROWS])
     settings = settings.with_overrides(fill_wait=0.3, **overrides)
-    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
-                          budget=RequestBudget(), sdk_retry_wait=0, share_window=0, clock_ttl=0)
+    broker = fake_alpaca_broker(fake)
     return create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
 
 

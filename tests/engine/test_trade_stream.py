@@ -8,10 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from novalgo.broker.alpaca import AlpacaBroker
-from novalgo.broker.throttle import RequestBudget
 from novalgo.domain.alerts import parse_alert, read_delivery
 from tests.fakes.alpaca_server import FakeAlpaca
+from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
 from tests.support.gunicorn import wait_for
 
@@ -33,9 +32,7 @@ def services(settings, fake):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Config.csv").write_text("symbol,position_size,active,Time Frame,Order Status,Last Updated\n"
                                        + "".join(f"{s},5000,TRUE,15 Min,,\n" for s in ("AAPL", "MSFT", "TSLA")))
-    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
-                          stream_url=fake.stream_url, budget=RequestBudget(), sdk_retry_wait=0,
-                          share_window=0, clock_ttl=0)
+    broker = fake_alpaca_broker(fake, stream_url=fake.stream_url)
     services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
     executor = services.executor
     updates = broker.listen(executor.on_order_update, executor.reconcile_soon)
