@@ -68,7 +68,7 @@ class AlpacaBroker:
     def __init__(self, key_id: str, secret_key: str, *, live: bool = False, base_url: str | None = None,
                  data_url: str | None = None, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
                  budget: RequestBudget = PROCESS_BUDGET, sdk_retries: int = 2, sdk_retry_wait: float = 3.0,
-                 asset_ttl: float = 300.0, clock_ttl: float = 30.0, account_ttl: float = 30.0,
+                 asset_ttl: float = 6 * 3600.0, clock_ttl: float = 30.0, account_ttl: float = 30.0,
                  order_lookback: timedelta = timedelta(days=4), stream_url: str | None = None,
                  share_window: float = 0.2, clock: Callable[[], float] = time.monotonic):
         self.mode = "live" if live else "paper"
@@ -101,6 +101,18 @@ class AlpacaBroker:
         self._order_lookback = order_lookback
         self._recent = SharedCall(self._list_recent_orders, window=share_window, clock=clock)
         self._client_ids: dict[str, str] = {}  # broker order id → client_order_id, learned as we go
+        # Positions kept current by the trade stream (each fill says the position after it),
+        # trusted only while the stream is live and since a positions list taken after it
+        # (re)connected; otherwise every read is a list, as without a stream.
+        self._stream: Any = None
+        self._held: dict[str, Decimal] = {}
+        self._held_trusted = False
+        self._held_changed: dict[str, int] = {}  # symbol → event number of its last fill event
+        self._events = 0
+        # A REST answer can be ahead of the stream (an order answered "filled" before its event
+        # arrives): its symbol's cached position is not trusted until the event catches up.
+        self._heard: dict[str, Decimal] = {}  # broker order id → filled qty the stream reported
+        self._unheard: dict[str, tuple[str, Decimal]] = {}  # broker order id → (symbol, filled qty)
         self._lock = threading.Lock()
 
     @classmethod
@@ -136,7 +148,14 @@ class AlpacaBroker:
         return [_position(p) for p in raw]
 
     def position(self, symbol: str) -> Position:
-        """One symbol's position, from a positions list begun after this call (shared with others asking)."""
+        """One symbol's position: from the trade stream's fills when they are current (no request),
+        else from a positions list begun after this call (shared with others asking)."""
+        with self._lock:
+            if self._position_current(symbol):
+                qty = self._held.get(symbol)
+                if qty is None and self._known_crypto(symbol):
+                    qty = self._held.get(normalize_symbol(symbol, "CRYPTO"))
+                return Position(symbol, qty or ZERO)
         positions = self._positions()
         found = positions.get(symbol)
         if found is None and self._known_crypto(symbol):
@@ -150,8 +169,47 @@ class AlpacaBroker:
         cached = self._assets.get(symbol)
         return cached is not None and cached[1].crypto
 
+    def position_is_current(self, symbol: str) -> bool:
+        """Would ``position`` answer from the stream, without a request?"""
+        with self._lock:
+            return self._position_current(symbol)
+
+    def _position_current(self, symbol: str) -> bool:
+        behind = any(unheard_symbol == symbol for unheard_symbol, _ in self._unheard.values())
+        return self._held_trusted and not behind and self._stream is not None and self._stream.live
+
     def _positions_by_symbol(self) -> dict[str, Position]:
-        return {p.symbol: p for p in self.positions()}
+        with self._lock:
+            begun, live = self._events, self._stream is not None and self._stream.live
+        listed = {p.symbol: p for p in self.positions()}
+        with self._lock:
+            # A fill event newer than the list's start knows better than the list.
+            kept = {s: q for s, q in self._held.items() if self._held_changed.get(s, -1) >= begun}
+            self._held = {**{s: p.qty for s, p in listed.items()}, **kept}
+            if live and self._stream is not None and self._stream.live:
+                self._held_trusted = True
+        return listed
+
+    def _trade_update(self, update: Any) -> OrderState:
+        state = _state(update.order)
+        with self._lock:
+            self._client_ids[state.broker_order_id] = state.client_order_id
+            if update.position_qty is not None and _text(update.event) in ("fill", "partial_fill"):
+                self._events += 1
+                self._held[state.symbol] = Decimal(str(update.position_qty))
+                self._held_changed[state.symbol] = self._events
+            if len(self._heard) > 10_000:
+                self._heard.clear()  # old orders: at worst a symbol is listed once more
+            heard = self._heard[state.broker_order_id] = max(state.filled_qty, self._heard.get(state.broker_order_id, ZERO))
+            unheard = self._unheard.get(state.broker_order_id)
+            if unheard is not None and unheard[1] <= heard:
+                del self._unheard[state.broker_order_id]
+        return state
+
+    def _stream_connected(self, on_connected: Callable[[], None]) -> None:
+        with self._lock:
+            self._held_trusted = False  # fills during the gap were not heard: list again first
+        on_connected()
 
     def asset(self, symbol: str) -> AssetInfo:
         now = self._clock()
@@ -245,11 +303,14 @@ class AlpacaBroker:
             return None
         from novalgo.broker.alpaca_stream import OrderUpdates
 
-        def remembered(state: OrderState) -> None:
-            on_update(self._remember(state))
+        self._stream = OrderUpdates(*self._credentials, paper=self.mode == "paper", url=self._stream_url,
+                                    on_event=lambda update: on_update(self._trade_update(update)),
+                                    on_connected=lambda: self._stream_connected(on_connected))
+        return self._stream.start()
 
-        return OrderUpdates(*self._credentials, paper=self.mode == "paper", url=self._stream_url, to_state=_state,
-                            on_update=remembered, on_connected=on_connected).start()
+    def reconcile(self) -> None:
+        """One positions list: the position cache is trusted again (fills the stream missed included)."""
+        self._positions()
 
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every open order on the symbol, ours or anyone's (one list call)."""
@@ -391,8 +452,11 @@ class AlpacaBroker:
         return MarketOrderRequest(**fields)
 
     def _remember(self, state: OrderState) -> OrderState:
+        """Note an order read over REST (its client id; whether the stream has told its fills yet)."""
         with self._lock:
             self._client_ids[state.broker_order_id] = state.client_order_id
+            if self._stream is not None and state.filled_qty > self._heard.get(state.broker_order_id, ZERO):
+                self._unheard[state.broker_order_id] = (state.symbol, state.filled_qty)
         return state
 
     def _list_recent_orders(self) -> dict[str, OrderState]:

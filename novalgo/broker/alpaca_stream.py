@@ -1,7 +1,7 @@
 """Alpaca's trade_updates stream, through alpaca-py's ``TradingStream``, in a thread of its own.
 
 Every order event (new, fill, partial fill, canceled, expired, replaced, rejected) reaches
-``on_update`` as an ``OrderState``; ``on_connected`` runs after every (re)connect, because the
+``on_event`` as alpaca-py's ``TradeUpdate``; ``on_connected`` runs after every (re)connect, because the
 stream replays nothing that happened while it was down (Alpaca's Websocket Streaming docs):
 the caller reconciles with one REST list then. alpaca-py reconnects by itself, with backoff.
 """
@@ -14,8 +14,6 @@ from typing import Any, Callable
 
 from alpaca.trading.stream import TradingStream
 
-from novalgo.broker.base import OrderState
-
 log = logging.getLogger(__name__)
 
 
@@ -23,9 +21,8 @@ class OrderUpdates:
     """The running stream: ``live`` while connected and listening; ``stop()`` ends it."""
 
     def __init__(self, key_id: str, secret_key: str, *, paper: bool, url: str | None,
-                 to_state: Callable[[Any], OrderState], on_update: Callable[[OrderState], None],
-                 on_connected: Callable[[], None]):
-        self._to_state, self._on_update, self._on_connected = to_state, on_update, on_connected
+                 on_event: Callable[[Any], None], on_connected: Callable[[], None]):
+        self._on_event, self._on_connected = on_event, on_connected
         updates = self
 
         class _Stream(TradingStream):
@@ -63,7 +60,7 @@ class OrderUpdates:
     async def _event(self, update: Any) -> None:
         # A handler error would only be logged by alpaca-py and the event lost: say which.
         try:
-            self._on_update(self._to_state(update.order))
+            self._on_event(update)
         except Exception:
             log.exception("could not record trade update %s", getattr(update, "event", "?"))
 

@@ -130,6 +130,9 @@ class Broker(Protocol):
         stream; the simulator's own fills). Returns a handle with ``live`` and ``stop()``, or None
         when the broker offers no stream (then orders are read over REST)."""
 
+    def reconcile(self) -> None:
+        """Re-read what the stream may have missed (positions), after a reconnect and now and then."""
+
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every order on the symbol the broker may still fill, ours or anyone's."""
 

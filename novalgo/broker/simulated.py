@@ -215,6 +215,9 @@ class SimulatedBroker:
     def open_orders(self, symbol: str) -> list[OrderState]:
         return []  # orders fill or fail at once here: none stays open
 
+    def reconcile(self) -> None:
+        """Nothing to re-read: the simulator's own database is the truth."""
+
     def cancel_by_id(self, broker_order_id: str) -> None:
         """Nothing rests in the simulator, so there is nothing of anyone else's to cancel."""
 

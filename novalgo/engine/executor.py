@@ -414,6 +414,9 @@ class Executor:
             # Events bring every change; a REST read only after a (re)connect, and once a minute.
             due = time.monotonic() - self._last_reconcile >= RECONCILE_EVERY
             readable = [o["client_order_id"] for o in open_orders] if due else []
+            if due:
+                self.broker.reconcile()
+                self._last_reconcile = time.monotonic()
         else:
             market_open = self.broker.market_open()
             read_all = market_open or not self._read_since_close

@@ -49,13 +49,23 @@ def post(service, action: str, symbol: str, price) -> dict:
     return answer.json()
 
 
+def opened_by_hand(fakes, symbol: str, qty: int) -> None:
+    """A position the trader opened with their own market order: its fill reaches the trade stream,
+    as every position change through an order does (set_position would change it silently)."""
+    sent = fakes.alpaca.stream.events_sent
+    fakes.alpaca.place_order(symbol=symbol, side="buy", type="market", qty=str(qty), client_order_id=f"by-hand-{symbol}")
+    assert fakes.held(symbol) == qty
+    wait_for(lambda: fakes.alpaca.stream.events_sent >= sent + 2, f"the {symbol} fill to be pushed")
+    time.sleep(0.3)  # and read by the service (it is another process)
+
+
 def row_status(fakes, symbol: str) -> str:
     return fakes.config_row(symbol, "15 Min")["Order Status"]
 
 
 def test_exits_around_a_traders_stop_and_crypto_with_the_market_open(stack):
     fakes, service = stack
-    fakes.alpaca.set_position("TSLA", 10)
+    opened_by_hand(fakes, "TSLA", 10)
     stop = fakes.alpaca.place_order(symbol="TSLA", side="sell", type="stop", stop_price="150", qty="10",
                                     time_in_force="gtc", client_order_id="traders-own-stop")
     assert post(service, "close", "TSLA", 200)["outcome"] == "WAITING"
@@ -76,9 +86,9 @@ def test_exits_around_a_traders_stop_and_crypto_with_the_market_open(stack):
 
 def test_after_the_close_flips_and_close_then_sell_end_short_at_the_open(stack):
     fakes, service = stack
-    fakes.alpaca.set_position("AAPL", 100)
-    fakes.alpaca.set_position("MSFT", 10)
     fakes.alpaca.set_price("MSFT", 400)
+    opened_by_hand(fakes, "AAPL", 100)
+    opened_by_hand(fakes, "MSFT", 10)
     fakes.alpaca.market.close()
     post(service, "sell", "AAPL", 150)  # a daily strategy's 16:00 flip
     post(service, "close", "MSFT", 400)  # a reversal pair after hours

@@ -111,3 +111,53 @@ def test_after_a_reconnect_the_next_tracker_pass_reconciles_over_rest(services, 
     services.executor.track()
     assert order_reads(fake) == 1, "one list after the reconnect"
     assert services.broker.position("AAPL").qty == Decimal(0), "still queued for the open"
+
+
+def requests_before_the_post(fake, since: int) -> list[str]:
+    log = fake.request_log[since:]
+    post = next(i for i, (_, method, path) in enumerate(log) if method == "POST" and path == "/v2/orders")
+    return [f"{method} {path}" for _, method, path in log[:post]]
+
+
+def test_with_the_stream_current_an_alert_goes_to_the_broker_in_one_round_trip(services, fake):
+    assert send(services, "buy") == ["FILLED"]  # the first look at AAPL: positions list, asset
+    # Its REST answer may come before its fill event: until the event is in, AAPL is listed again.
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]
+    assert requests_before_the_post(fake, since) == [], "the position came from the stream's fill events"
+    assert services.broker.position("AAPL").qty == 0
+
+
+def test_someone_elses_fill_moves_the_position_the_next_alert_decides_on(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    held = services.broker.position("AAPL").qty
+    fake.place_order(symbol="AAPL", side="buy", type="market", qty="10", client_order_id="traders-own-buy")
+    wait_for(lambda: services.broker.position_is_current("AAPL") and services.broker.position("AAPL").qty == held + 10,
+             "the trader's fill to reach the cache")
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]
+    assert requests_before_the_post(fake, since) == []
+    assert [Decimal(o["qty"]) for o in fake.orders.values() if o["side"] == "sell"] == [held + 10]
+
+
+def test_after_a_reconnect_positions_are_listed_again_before_they_are_trusted(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    fake.stream.drop()
+    wait_for(lambda: fake.stream.connections >= 2 and services.updates.live, "the reconnect")
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]
+    assert requests_before_the_post(fake, since) == ["GET /v2/positions"]
+
+
+def test_a_rest_answer_ahead_of_the_stream_is_not_outrun_by_a_stale_cache(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    fake.stream.delay = 1.0  # the next fill's event comes a second after the order's answer
+    before = services.broker.position("AAPL").qty
+    assert send(services, "close") == ["WAITING"]
+    assert not services.broker.position_is_current("AAPL"), "the close's event is not in yet"
+    assert services.broker.position("AAPL").qty == 0 != before, "so the position is listed, not cached"
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the late event")
+    assert services.broker.position("AAPL").qty == 0
