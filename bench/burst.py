@@ -6,7 +6,10 @@ the deployment's environment variables, sends the burst, waits until every accep
 terminal, then prints what the issue asks for and checks the goals: zero 429s, Sheets under 50
 reads and 50 writes a minute, no alert lost, none doubled. Exit status 1 if a goal is missed.
 
-    .venv/bin/python bench/burst.py [--alerts 300] [--symbols 50] [--seed 7] [--after-hours]
+    .venv/bin/python bench/burst.py [--alerts 300] [--symbols 50] [--seed 7] [--after-hours] [--stream]
+
+``--stream``: the service follows the fake's trade_updates stream (APCA_API_STREAM_URL), so
+fills arrive as events and positions come from them; the figures then count order polling.
 
 ``--after-hours``: the burst arrives with the market closed (a daily strategy's 16:00 alerts);
 the market opens once every alert waits at the broker or is settled. Also checked then: zero
@@ -185,6 +188,7 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=50, help="each traded on two timeframes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--after-hours", action="store_true", help="the burst arrives with the market closed")
+    parser.add_argument("--stream", action="store_true", help="the service follows the trade updates stream")
     args = parser.parse_args()
     symbols = TICKERS[: args.symbols]
     workdir = Path(tempfile.mkdtemp(prefix="novalgo-burst-"))
@@ -195,7 +199,10 @@ def main() -> int:
     fakes.create_sheet([[s, "1000", True, tf, "", ""] for s in symbols for tf in TIMEFRAMES])
     service = None
     try:
-        service = RealService(workdir / "data", workers=2, **fakes.env())
+        env = fakes.env()
+        if args.stream:
+            env["APCA_API_STREAM_URL"] = fakes.alpaca.stream_url
+        service = RealService(workdir / "data", workers=2, **env)
         service.wait_healthy()
         journal = workdir / "data" / "journal.sqlite3"
         deadline = time.monotonic() + 30
@@ -266,6 +273,9 @@ def main() -> int:
         rejected = [o for o in fakes.alpaca.orders.values() if o["status"] == "rejected"]
         alpaca_busiest = busiest_minute([t for t, _, _ in fakes.alpaca.request_log[alpaca_before:]])
         print(f"Alpaca busiest minute: {alpaca_busiest} requests; rejected orders: {len(rejected)}")
+        polling = sum(n for path, n in by_path.items() if path.startswith("GET /v2/orders"))
+        print(f"order reads (polling and look-ups): {polling}" + (f"; stream events sent {fakes.alpaca.stream.events_sent}"
+                                                                   if args.stream else ""))
         checks = [
             ("no alert lost (every 202 id journalled and terminal)", not lost and not unsettled and terminal is not None),
             ("none doubled (one order per client_order_id, every order ours, none left in doubt)",

@@ -3,8 +3,9 @@ how many broker requests come before it.
 
 Runs ``python -m novalgo serve`` (2 workers) against the loopback fakes with every Alpaca call
 taking 50 ms, sends buy alerts to distinct symbols one at a time (each waits for its outcome),
-and reads the fake's request log. Three ways: following the trade stream, the stream refused
-(the REST fallback), and no stream configured at all.
+then a close for each (the symbol's state now current), and reads the fake's request log.
+Three ways: following the trade stream, the stream refused (the REST fallback), and no stream
+configured at all.
 
     .venv/bin/python bench/latency.py [--alerts 40] [--latency 0.05]
 """
@@ -54,21 +55,26 @@ def run(mode: str, alerts: int, latency: float) -> dict:
         if mode == "stream":
             fakes.alpaca.stream.wait_listening(timeout=30)
         time.sleep(2)  # let the leader's first passes (reconcile, status writes) settle
-        to_post, before_post, outcomes = [], [], []
-        for symbol in symbols:
-            start = len(fakes.alpaca.request_log)
-            sent = time.monotonic()
-            answer = requests.post(f"{service.url}/webhook?wait=2.5", timeout=10, json={
-                "action": "buy", "symbol": symbol, "timeframe": "15", "price": 100, "secret": SECRET})
-            outcomes.append(answer.json().get("outcome"))
-            log = fakes.alpaca.request_log[start:]
-            post = next(((t, i) for i, (t, m, p) in enumerate(log) if m == "POST" and p == "/v2/orders"), None)
-            if post is not None:
-                to_post.append((post[0] - sent) * 1000)
-                before_post.append(sum(1 for t, m, p in log[:post[1]] if t >= sent))
-        return {"mode": mode, "orders": len(to_post), "p50": statistics.median(to_post),
-                "p99": percentile(to_post, 0.99), "requests before POST": statistics.mean(before_post),
-                "filled": outcomes.count("FILLED")}
+        results = {}
+        for action in ("buy", "close"):
+            to_post, before_post, outcomes = [], [], []
+            for symbol in symbols:
+                time.sleep(0.1)  # the previous fill's event reaches the leader before the next alert
+                start = len(fakes.alpaca.request_log)
+                sent = time.monotonic()
+                answer = requests.post(f"{service.url}/webhook?wait=2.5", timeout=10, json={
+                    "action": action, "symbol": symbol, "timeframe": "15", "price": 100, "secret": SECRET})
+                outcomes.append(answer.json().get("outcome") or answer.json().get("status"))
+                log = fakes.alpaca.request_log[start:]
+                post = next(((t, i) for i, (t, m, p) in enumerate(log) if m == "POST" and p == "/v2/orders"), None)
+                if post is not None:
+                    to_post.append((post[0] - sent) * 1000)
+                    before_post.append(sum(1 for t, m, p in log[:post[1]] if t >= sent))
+            results[action] = {"p50": statistics.median(to_post), "p99": percentile(to_post, 0.99),
+                               "requests before POST": statistics.mean(before_post),
+                               "done": sum(o in ("FILLED", "WAITING") for o in outcomes),
+                               "others": {o: outcomes.count(o) for o in set(outcomes) - {"FILLED", "WAITING"}}}
+        return {"mode": mode, **results}
     finally:
         service.stop()
         fakes.stop()
@@ -78,12 +84,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=40)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds every Alpaca call takes")
+    parser.add_argument("--modes", default="stream,stream refused,no stream", help="comma-separated")
     args = parser.parse_args()
-    print(f"{args.alerts} buy alerts to distinct symbols, one at a time; every Alpaca call {args.latency * 1000:.0f} ms")
-    for mode in ("stream", "stream refused", "no stream"):
+    print(f"{args.alerts} buy alerts to distinct symbols, one at a time, then a close each; "
+          f"every Alpaca call {args.latency * 1000:.0f} ms")
+    for mode in args.modes.split(","):
         r = run(mode, args.alerts, args.latency)
-        print(f"{r['mode']:>15}: webhook sent → order POST arrives p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms; "
-              f"{r['requests before POST']:.2f} broker requests before the POST; {r['filled']}/{args.alerts} FILLED")
+        for action in ("buy", "close"):
+            a = r[action]
+            print(f"{r['mode']:>15}, {action:>5}: webhook sent → order POST arrives p50 {a['p50']:.1f} ms, "
+                  f"p99 {a['p99']:.1f} ms; {a['requests before POST']:.2f} broker requests before the POST; "
+                  f"{a['done']}/{args.alerts} done" + (f" {a['others']}" if a["others"] else ""))
     return 0
 
 
