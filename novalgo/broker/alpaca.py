@@ -184,7 +184,7 @@ class AlpacaBroker:
         listed = {p.symbol: p for p in self.positions()}
         with self._lock:
             # A fill event newer than the list's start knows better than the list.
-            kept = {s: q for s, q in self._held.items() if self._held_changed.get(s, -1) >= begun}
+            kept = {s: q for s, q in self._held.items() if self._held_changed.get(s, -1) > begun}
             self._held = {**{s: p.qty for s, p in listed.items()}, **kept}
             if live and self._stream is not None and self._stream.live:
                 self._held_trusted = True

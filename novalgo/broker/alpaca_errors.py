@@ -50,7 +50,7 @@ def read_error(error: APIError) -> AlpacaAnswer:
 # Alpaca refuses with 403 (code 40310000) when open orders hold the shares ("insufficient qty
 # available for order (requested: 100, available: 0)") or an opposite order is open ("potential
 # wash trade detected. use complex orders"); see Alpaca's Orders docs and its user protection page.
-_BLOCKED_WORDS = ("insufficient qty available", "wash trade", "held_for_orders")
+_BLOCKED_WORDS = ("insufficient qty available", "wash trade", "held_for_orders", "position intent mismatch")
 
 
 def blocked_by_open_orders(answer: AlpacaAnswer) -> bool:

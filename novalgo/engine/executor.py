@@ -143,9 +143,15 @@ class Executor:
                     held_back = self._before_opening(alert, order)
                     if held_back is not None:
                         return held_back
-                state = self._submit(alert, order)
+                try:
+                    state = self._submit(alert, order)
+                except _PositionWasWrong as e:
+                    return self._plan_again(alert, order, str(e))
             elif order["state"] == SENDING:
-                state = self.broker.find_order(cid) or self._submit(alert, order)
+                try:
+                    state = self.broker.find_order(cid) or self._submit(alert, order)
+                except _PositionWasWrong as e:
+                    return self._plan_again(alert, order, str(e))
             elif order["state"] in OPEN_AT_BROKER:
                 state = self.broker.find_order(cid)
                 if state is None:
@@ -227,6 +233,23 @@ class Executor:
         log.info("alert %s: %s; sending %d more order(s)", alert["id"], done, len(plan.legs))
         return self._send_legs(self.journal.get(alert["id"]))
 
+    def _plan_again(self, alert: dict[str, Any], order: dict[str, Any], refusal: str) -> str:
+        """The broker refused because the position was not what we believed (a fill the stream did
+        not tell, a position changed outside any order): read it afresh and decide once more."""
+        self._void_unsent(alert, "the position was read again", REPLANNED)
+        self.journal.update_order(order["client_order_id"], state=REPLANNED, reason=f"{REFUSED_AS_STALE}{refusal}")
+        self.broker.reconcile()
+        row, why_not = self.config.lookup(alert["symbol"], alert["row_minutes"] or alert["timeframe_minutes"])
+        if row is None:
+            return self._finish(alert, statuses.FAILED, f"{refusal}; {why_not}")
+        price = Decimal(alert["price"]) if alert["price"] else None
+        plan = self._plan(alert["action"], row, alert["symbol"], price)
+        log.info("alert %s: %s; planned again on the position read afresh", alert["id"], refusal)
+        if not plan.legs:
+            return self._finish(alert, plan.status, plan.reason, row=row)
+        self.journal.plan(alert["id"], alert["symbol"], plan.legs, price, plan.status, plan.reason)
+        return self._send_legs(self.journal.get(alert["id"]))
+
     def _void_unsent(self, alert: dict[str, Any], reason: str, state: str) -> None:
         for other in alert["orders"]:
             if other["state"] == PLANNED:
@@ -264,6 +287,10 @@ class Executor:
         except BlockedByOpenOrders as e:
             return self._clear_the_way(alert, request, str(e))
         except OrderRejected as e:
+            if order["purpose"] == "close" and not _planned_again(alert):
+                # A close is refused when we do not hold what we meant to close (Alpaca then
+                # reads it as a short: "fractional orders cannot be sold short"): read and decide again.
+                raise _PositionWasWrong(str(e)) from e
             return _rejected(request, str(e))
 
     def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
@@ -272,6 +299,8 @@ class Executor:
         others = [o for o in self.broker.open_orders(request.symbol)
                   if not (o.client_order_id or "").startswith(OUR_PREFIX)]
         if not others:
+            if not _planned_again(alert):
+                raise _PositionWasWrong(refusal)  # nothing else in the way: what we held was not so
             return _rejected(request, refusal)
         names = "; ".join(o.description or o.broker_order_id for o in others)
         if not self.cancel_other_orders:
@@ -433,6 +462,17 @@ class Executor:
                 # Nothing of ours is open on its symbol: finish it or send its next leg.
                 self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
         return len(readable)
+
+
+REFUSED_AS_STALE = "refused, so the position was read again: "
+
+
+class _PositionWasWrong(Exception):
+    """Refused by the broker for a position we did not have: plan once more on a fresh read."""
+
+
+def _planned_again(alert: dict[str, Any]) -> bool:
+    return any((o["reason"] or "").startswith(REFUSED_AS_STALE) for o in alert["orders"])
 
 
 def _never() -> bool:

@@ -161,3 +161,20 @@ def test_a_rest_answer_ahead_of_the_stream_is_not_outrun_by_a_stale_cache(servic
     assert services.broker.position("AAPL").qty == 0 != before, "so the position is listed, not cached"
     wait_for(lambda: services.broker.position_is_current("AAPL"), "the late event")
     assert services.broker.position("AAPL").qty == 0
+
+
+def test_a_refusal_for_a_position_we_did_not_have_reads_it_again_and_decides_once_more(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    fake.set_position("AAPL", 0)  # gone without an order (a transfer, say): the stream says nothing
+    assert services.broker.position("AAPL").qty > 0, "the cache still believes the long"
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]  # the close is refused; flat after a fresh read
+    record = services.journal.recent(1)[0]
+    assert record["reason"] == "already flat"
+    [refused] = record["orders"]
+    # Alpaca reads a sell of what we do not hold as a fractional short and refuses it.
+    assert refused["state"] == "replanned" and "cannot be sold short" in refused["reason"]
+    calls = [f"{m} {p}" for _, m, p in fake.request_log[since:]]
+    assert calls.index("GET /v2/positions") > calls.index("POST /v2/orders")
+    assert services.broker.position("AAPL").qty == 0
