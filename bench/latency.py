@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -30,6 +31,26 @@ from tests.support.e2e import SECRET, Fakes, RealService  # noqa: E402
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def event_to_journal(fakes: Fakes, service: RealService, symbols: list[str]) -> list[float]:
+    """ms from the fake pushing a fill event to the journal recording it: buys that fill 0.2 s after
+    their answer, so the event (not the order's own answer) is what the journal learns it from."""
+    fakes.alpaca.fill_delay = 0.2
+    first = len(fakes.alpaca.stream.published)
+    for symbol in symbols:
+        requests.post(f"{service.url}/webhook?wait=2.5", timeout=10, json={
+            "action": "buy", "symbol": symbol, "timeframe": "15", "price": 101, "secret": SECRET})
+    fakes.alpaca.fill_delay = 0.0
+    pushed = {}
+    for message in list(fakes.alpaca.stream.published)[first:]:
+        data = message["data"]
+        if data["event"] == "fill":
+            stamp = datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00")).timestamp()
+            pushed[data["order"]["client_order_id"]] = stamp
+    with service.journal() as db:
+        recorded = dict(db.execute("SELECT client_order_id, updated_at FROM orders WHERE state='filled'"))
+    return [(recorded[cid] - at) * 1000 for cid, at in pushed.items() if cid in recorded]
 
 
 def run(mode: str, alerts: int, latency: float) -> dict:
@@ -74,6 +95,8 @@ def run(mode: str, alerts: int, latency: float) -> dict:
                                "requests before POST": statistics.mean(before_post),
                                "done": sum(o in ("FILLED", "WAITING") for o in outcomes),
                                "others": {o: outcomes.count(o) for o in set(outcomes) - {"FILLED", "WAITING"}}}
+        if mode == "stream":
+            results["event to journal"] = event_to_journal(fakes, service, symbols)
         return {"mode": mode, **results}
     finally:
         service.stop()
@@ -90,6 +113,10 @@ def main() -> int:
           f"every Alpaca call {args.latency * 1000:.0f} ms")
     for mode in args.modes.split(","):
         r = run(mode, args.alerts, args.latency)
+        if "event to journal" in r and r["event to journal"]:
+            gaps = r["event to journal"]
+            print(f"{r['mode']:>15}: fill event pushed → in the journal p50 {statistics.median(gaps):.1f} ms, "
+                  f"p99 {percentile(gaps, 0.99):.1f} ms ({len(gaps)} fills)")
         for action in ("buy", "close"):
             a = r[action]
             print(f"{r['mode']:>15}, {action:>5}: webhook sent → order POST arrives p50 {a['p50']:.1f} ms, "
