@@ -160,7 +160,6 @@ class Background:
                     fn()
                 except Exception:
                     log.exception("%s failed; trying again in %.0fs", name, interval)
-                self.services.wakeup.notify()  # the tracker puts alerts back in the queue
         return threading.Thread(target=run, name=name, daemon=True)
 
     def _restore_statuses(self) -> None:

@@ -375,11 +375,12 @@ class Executor:
         """After a (re)connect the stream has replayed nothing: the next tracker pass reads over REST."""
         self._last_reconcile = 0.0
 
-    def _requeue_settled(self, symbol: str) -> int:
+    def _requeue_settled(self, symbol: str, waiting: list[dict[str, Any]] | None = None) -> int:
         """Alerts waiting on the broker for a symbol with none of our orders open go back to the queue."""
         if self.journal.open_orders(symbol):
             return 0
-        waiting = [a for a in self.journal.alerts_waiting_on_broker() if a["symbol"] == symbol]
+        waiting = [a for a in (waiting if waiting is not None else self.journal.alerts_waiting_on_broker())
+                   if a["symbol"] == symbol]
         for alert in waiting:
             self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
         return len(waiting)
@@ -428,41 +429,37 @@ class Executor:
     # -- the tracker: orders left at the broker ----------------------------------------
 
     def track(self) -> int:
-        """One batched read of our orders still open; wake the alerts waiting on them.
+        """One batched read of our orders still open (when needed); wake the alerts waiting on them.
 
         An alert waits while any order of ours on its symbol is open (its own legs, or another
-        alert's close it must not trade against). While the market is closed, stock orders are
-        not read: they can only fill at the open, and the broker's clock says when that is.
+        alert's close it must not trade against). Returns how many orders were read.
         """
         waiting = self.journal.alerts_waiting_on_broker()
         symbols = {a["symbol"] for a in waiting}
-        open_orders = [o for symbol in symbols for o in self.journal.open_orders(symbol)]
-        # One pass after each close still reads everything: DAY orders expire at the close, and a
-        # close that expired part-filled must be completed while its alert is current.
-        if self.stream_live():
-            # Events bring every change; a REST read only after a (re)connect, and once a minute.
-            due = time.monotonic() - self._last_reconcile >= RECONCILE_EVERY
-            readable = [o["client_order_id"] for o in open_orders] if due else []
-            if due:
-                self.broker.reconcile()
-                self._last_reconcile = time.monotonic()
-        else:
-            market_open = self.broker.market_open()
-            read_all = market_open or not self._read_since_close
-            self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
-            readable = [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
-        if readable:
-            self._last_reconcile = time.monotonic()
+        readable = self._orders_to_read([o for symbol in symbols for o in self.journal.open_orders(symbol)])
         if readable:
             for cid, state in self.broker.orders(readable).items():
                 self._record(cid, state)
-        still_open = {o["symbol"] for symbol in symbols for o in self.journal.open_orders(symbol)}
-        for alert in waiting:
-            if alert["symbol"] not in still_open:
-                # Nothing of ours is open on its symbol: finish it or send its next leg.
-                self.journal.requeue(alert["id"], "order settled at the broker", only_from=statuses.ORDER_SUBMITTED)
+        if sum(self._requeue_settled(symbol, waiting) for symbol in symbols):
+            self.on_requeue()
         return len(readable)
 
+    def _orders_to_read(self, open_orders: list[dict[str, Any]]) -> list[str]:
+        """Which open orders the tracker reads over REST now."""
+        if self.stream_live():
+            # Events bring every change; a REST read only after a (re)connect, and once a minute.
+            if time.monotonic() - self._last_reconcile < RECONCILE_EVERY:
+                return []
+            self.broker.reconcile()
+            self._last_reconcile = time.monotonic()
+            return [o["client_order_id"] for o in open_orders]
+        # While the market is closed, stock orders can only fill at the open: not read, except in
+        # one pass after each close (DAY orders expire then, and a close that expired part-filled
+        # must be completed while its alert is current).
+        market_open = self.broker.market_open()
+        read_all = market_open or not self._read_since_close
+        self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
+        return [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
 
 REFUSED_AS_STALE = "refused, so the position was read again: "
 
