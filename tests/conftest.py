@@ -1,4 +1,4 @@
-"""Shared fixtures: a real app on a temporary data dir, and a way to run its queue in-line."""
+"""Shared fixtures: a real app on a temporary data dir, and the fake Alpaca on loopback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from novalgo.settings import Settings
+from tests.fakes.alpaca_server import FakeAlpaca
 from tests.support.alerts import SECRET
 
 
@@ -31,3 +32,11 @@ def client(app):
 @pytest.fixture
 def services(app):
     return app.extensions["novalgo"]
+
+
+@pytest.fixture
+def fake():
+    """The fake Alpaca (trading API, market data, trade stream) on loopback; tests that need another
+    fake under this name define their own."""
+    with FakeAlpaca() as server:
+        yield server

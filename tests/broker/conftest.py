@@ -1,17 +1,9 @@
-"""The fake Alpaca on loopback, and alpaca-py's trading client pointed at it, for the broker tests."""
+"""alpaca-py's trading client pointed at the fake Alpaca (the ``fake`` fixture), for the broker tests."""
 
 from __future__ import annotations
 
 import pytest
 from alpaca.trading.client import TradingClient
-
-from tests.fakes.alpaca_server import FakeAlpaca
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,14 +5,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.fakes.alpaca_server import FakeAlpaca
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
-
 
 @pytest.fixture
 def http(fake):

@@ -10,14 +10,7 @@ from novalgo.broker.alpaca import AlpacaBroker
 from novalgo.broker.throttle import RequestBudget
 from novalgo.domain.alerts import parse_alert, read_delivery
 from tests.support.alerts import alert_body, run_queue
-from tests.fakes.alpaca_server import FakeAlpaca
 from tests.support.alpaca import fake_alpaca_broker
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.fixture

@@ -16,18 +16,10 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import ReplaceOrderRequest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.fakes.alpaca_server import FakeAlpaca
 from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
 
 ROWS = [("AAPL", "15000", "TRUE", "15 Min"), ("BTCUSD", "6000", "TRUE", "15 Min")]
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        server.fill_delay = 0.0
-        yield server
 
 
 def make_services(settings, fake, **overrides):

@@ -6,8 +6,6 @@ import csv
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
-
 from novalgo.broker.alpaca import AlpacaBroker
 from novalgo.broker.throttle import RequestBudget
 from novalgo.engine.journal import Journal
@@ -17,12 +15,6 @@ from tests.fakes.alpaca_server import FakeAlpaca
 
 ACTIVITIES = ("GET", "/v2/account/activities/FILL")
 NOW = datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
 
 
 def broker_for(fake: FakeAlpaca) -> AlpacaBroker:

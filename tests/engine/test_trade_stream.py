@@ -9,18 +9,11 @@ from decimal import Decimal
 import pytest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.fakes.alpaca_server import FakeAlpaca
 from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
 from tests.support.gunicorn import wait_for
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def fake():
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.fixture
