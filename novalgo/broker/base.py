@@ -67,7 +67,12 @@ class Account:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """A market order. Exactly one of qty and notional is set (notional only for buys)."""
+    """One order. Exactly one of qty and notional is set (notional only for buys).
+
+    Beyond a market order: a ``limit`` at ``limit_price``; a ``trailing_stop`` trailing by
+    ``trail_percent`` or ``trail_price`` dollars; exits attached to the entry (``take_profit`` a
+    limit price, ``stop_loss`` a stop price), which make it a bracket (both) or an OTO (one).
+    """
 
     client_order_id: str
     symbol: str
@@ -75,12 +80,37 @@ class OrderRequest:
     qty: Decimal | None = None
     notional: Decimal | None = None
     price_hint: Decimal | None = None  # the alert's price; the simulator fills at it
+    order_type: str = "market"  # market | limit | trailing_stop
+    limit_price: Decimal | None = None
+    time_in_force: str = "day"  # day | gtc (the adapter picks crypto's own)
+    extended_hours: bool = False  # may fill in pre/post-market (a limit day order)
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    trail_percent: Decimal | None = None
+    trail_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):
             raise ValueError("an order needs exactly one of qty and notional")
         if self.side not in ("buy", "sell"):
             raise ValueError(f"side must be buy or sell, not {self.side!r}")
+        if self.order_type not in ORDER_TYPES:
+            raise ValueError(f"order_type must be one of {', '.join(ORDER_TYPES)}, not {self.order_type!r}")
+        if (self.order_type == "limit") != (self.limit_price is not None):
+            raise ValueError("a limit order needs a limit_price, and only a limit order has one")
+        if self.order_type == "trailing_stop" and (self.trail_percent is None) == (self.trail_price is None):
+            raise ValueError("a trailing stop needs exactly one of trail_percent and trail_price")
+
+    @property
+    def order_class(self) -> str:
+        """Alpaca's word: bracket (take-profit and stop-loss), oto (one exit) or simple."""
+        exits = (self.take_profit is not None) + (self.stop_loss is not None)
+        return {0: "simple", 1: "oto", 2: "bracket"}[exits]
+
+
+ORDER_TYPES = ("market", "limit", "trailing_stop")
+# Exit orders, by what the trader set: the order type of each exit at the broker.
+TAKE_PROFIT, STOP_LOSS, TRAILING_STOP = "take_profit", "stop_loss", "trailing_stop"
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,11 @@ class OrderState:
     reason: str = ""
     order_type: str = "market"  # market | limit | stop | stop_limit | trailing_stop
     description: str = ""  # for a trader reading why it was cancelled: "sell 100 AAPL stop 180"
+    # A bracket's or OTO's exit orders, as the broker made them (their client_order_ids are the
+    # broker's): each has order_type limit (take-profit), stop (stop-loss) or trailing_stop.
+    legs: tuple["OrderState", ...] = ()
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
 
     @property
     def is_final(self) -> bool:
