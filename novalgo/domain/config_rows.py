@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Sequence
 
+from novalgo.domain.row_rules import DOLLARS, TRADE_COLUMNS, Size, TradeRules, parse_rules, parse_size
 from novalgo.domain.symbols import normalize_symbol
 from novalgo.domain.timeframes import interval_minutes, interval_label
 
@@ -18,6 +19,11 @@ SYMBOL, SIZE, ACTIVE, TIMEFRAME, STATUS, UPDATED = (
     "symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated")
 CONFIG_HEADERS = (SYMBOL, SIZE, ACTIVE, TIMEFRAME, STATUS, UPDATED)
 REQUIRED = (SYMBOL, SIZE, ACTIVE, TIMEFRAME)
+# Guard-rail columns: read by the engine's guards, carried here as the trader wrote them.
+TRADING_HOURS, FLATTEN_AT, MAX_TRADES = "Trading Hours", "Flatten At", "Max Trades/Day"
+GUARD_COLUMNS = (TRADING_HOURS, FLATTEN_AT, MAX_TRADES)
+# Optional columns (issue order): a missing column or an empty cell keeps the default behaviour.
+OPTIONAL_HEADERS = TRADE_COLUMNS + GUARD_COLUMNS
 
 _TRUE = {"true", "yes", "y", "1", "on", "x", "✓", "✔", "checked", "active"}
 _FALSE = {"false", "no", "n", "0", "off", "", "unchecked", "inactive"}
@@ -27,15 +33,28 @@ RowKey = tuple[str, int]  # (symbol, timeframe in minutes)
 
 @dataclass(frozen=True)
 class ConfigRow:
-    """One Config row: trade ``symbol`` on the ``timeframe`` chart with ``position_size`` dollars."""
+    """One Config row: trade ``symbol`` on the ``timeframe`` chart, sized and ruled as it says.
+
+    ``position_size`` is the dollar amount when the size is in dollars (None otherwise);
+    ``size`` is the size in any of its forms. ``problem`` is why a cell could not be read:
+    the row's alerts then fail with it, rather than trading on a guess.
+    """
 
     symbol: str
     timeframe: str
     timeframe_minutes: int
-    position_size: Decimal
+    position_size: Decimal | None
     active: bool
     row_number: int  # 1-based, as the sheet shows it (header is row 1)
     order_status: str = ""
+    size: Size | None = None
+    rules: TradeRules = TradeRules()
+    options: dict[str, str] = field(default_factory=dict, compare=False)  # optional columns' text
+    problem: str = ""
+
+    def __post_init__(self) -> None:
+        if self.size is None:
+            object.__setattr__(self, "size", Size(DOLLARS, self.position_size))
 
     @property
     def key(self) -> RowKey:
@@ -66,7 +85,7 @@ class ConfigSnapshot:
 
 def header_index(header: Sequence[str]) -> dict[str, int]:
     """Column number of each known header, matching loosely (case, spaces, underscores)."""
-    wanted = {_fold(name): name for name in CONFIG_HEADERS}
+    wanted = {_fold(name): name for name in CONFIG_HEADERS + OPTIONAL_HEADERS}
     found: dict[str, int] = {}
     for column, text in enumerate(header):
         name = wanted.get(_fold(text))
@@ -99,6 +118,8 @@ def parse_config(values: Sequence[Sequence[str]], read_at: float = 0.0) -> Confi
             continue
         seen.add(row.key)
         rows.append(row)
+        if row.problem:
+            problems.append(f"row {offset}: {row.problem}; its alerts fail until it is fixed")
     return ConfigSnapshot(tuple(rows), tuple(problems), read_at)
 
 
@@ -175,14 +196,29 @@ def _parse_row(cells: Sequence[str], columns: dict[str, int], number: int) -> Co
         raise ValueError("no symbol")
     if not cell(TIMEFRAME):
         raise ValueError("no Time Frame")
+    options = {name: cell(name) for name in OPTIONAL_HEADERS if cell(name)}
+    problems: list[str] = []
+    size, rules = Size(DOLLARS, None), TradeRules()
+    try:
+        size = parse_size(cell(SIZE))
+    except ValueError as e:
+        problems.append(str(e))
+    try:
+        rules = parse_rules(options)
+    except ValueError as e:
+        problems.append(str(e))
     return ConfigRow(
         symbol=normalize_symbol(cell(SYMBOL)),
         timeframe=cell(TIMEFRAME),
         timeframe_minutes=interval_minutes(cell(TIMEFRAME)),
-        position_size=parse_money(cell(SIZE)),
+        position_size=size.amount if size.kind == DOLLARS else None,
         active=parse_bool(cell(ACTIVE)),
         row_number=number,
         order_status=cell(STATUS),
+        size=size,
+        rules=rules,
+        options=options,
+        problem="; ".join(problems),
     )
 
 

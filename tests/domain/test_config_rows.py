@@ -85,7 +85,7 @@ def test_active_reads_sensibly(text, active):
     assert parse_bool(text) is active
 
 
-def test_a_bad_row_is_reported_with_its_row_number_and_skipped():
+def test_a_bad_row_is_reported_with_its_row_number_and_skipped_or_failed():
     snapshot = parse_config(sheet(
         ["AAPL", "5000", "TRUE", "15 Min"],
         ["TSLA", "lots", "TRUE", "30 Min"],
@@ -95,9 +95,12 @@ def test_a_bad_row_is_reported_with_its_row_number_and_skipped():
         ["", "", "", ""],  # blank lines are simply skipped
         ["MSFT", "$1,000", "FALSE", "5 Min"],
     ))
-    assert summary(snapshot) == [("AAPL", 15, 5000, True, 2), ("MSFT", 5, 1000, False, 8)]
+    # A row whose key reads is kept, so its alerts FAIL with the reason instead of "not in the sheet".
+    assert summary(snapshot) == [("AAPL", 15, 5000, True, 2), ("TSLA", 30, None, True, 3), ("MSFT", 5, 1000, False, 8)]
+    assert snapshot.find("TSLA", 30).problem.startswith("position_size 'lots' is not a dollar amount")
     assert snapshot.problems == (
-        "row 3: position_size 'lots' is not a dollar amount; skipped",
+        "row 3: position_size 'lots' is not a dollar amount, shares (25 sh), a percent (10%) or alert; "
+        "its alerts fail until it is fixed",
         "row 4: active must be TRUE or FALSE, not 'maybe'; skipped",
         "row 5: no symbol; skipped",
         "row 6: unknown interval unit in 'fortnightly'; skipped",
