@@ -339,5 +339,5 @@ def test_check_lists_every_bad_config_row(settings, book):
     book.set_values(SHEET, "Config", [["MSFT", "lots", True, "5 Min"], ["", "100", True, "15 Min"]], start_row=5)
     ok, problems = check_sheet(settings)
     assert f"opened as {EMAIL}" in ok[0]
-    assert "3 rows, 2 active" in ok[1]
+    assert "4 rows, 3 active" in ok[1]  # MSFT's row is kept: its alerts fail with the reason
     assert [p.split(":")[0] for p in problems] == ["Config tab row 5", "Config tab row 6"]
