@@ -24,9 +24,11 @@ from alpaca.data.requests import CryptoLatestTradeRequest, StockBarsRequest, Sto
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.common.enums import Sort
-from alpaca.trading.enums import AssetClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import GetOrdersRequest, GetPortfolioHistoryRequest, MarketOrderRequest
+from alpaca.trading.requests import (GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
+                                     OrderRequest as AlpacaOrderRequest, StopLossRequest, TakeProfitRequest,
+                                     TrailingStopOrderRequest)
 
 from novalgo.broker.alpaca_activities import fill_from_activity
 from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
@@ -255,8 +257,8 @@ class AlpacaBroker:
     # -- orders ------------------------------------------------------------------------
 
     def submit(self, order: OrderRequest) -> OrderState:
-        """Place a market order once, whatever the network does (see module docstring)."""
-        request = self._market_order(order)
+        """Place an order once, whatever the network does (see module docstring)."""
+        request = self._order_request(order)
         cause: BaseException | None = None
         for _attempt in range(2):  # the first try, and one resubmit with the same id
             try:
@@ -431,13 +433,14 @@ class AlpacaBroker:
         except RetryableError:
             return None
 
-    def _market_order(self, order: OrderRequest) -> MarketOrderRequest:
+    def _order_request(self, order: OrderRequest) -> AlpacaOrderRequest:
         # By the broker's asset class when we have looked the asset up (a coin missing from the
         # symbol reader's list still trades as crypto), else by the slash of a crypto pair.
         crypto = is_crypto(order.symbol) or self._known_crypto(order.symbol)
-        # Alpaca: DAY for stocks (fractional orders must be DAY), GTC or IOC for crypto.
-        fields: dict[str, Any] = dict(symbol=order.symbol, side=OrderSide(order.side),
-                                      time_in_force=TimeInForce.GTC if crypto else TimeInForce.DAY,
+        # Alpaca: DAY for stocks (fractional orders must be DAY) unless exits ask for GTC (whole
+        # shares, by then); GTC or IOC for crypto.
+        tif = TimeInForce.GTC if crypto or order.time_in_force == "gtc" else TimeInForce.DAY
+        fields: dict[str, Any] = dict(symbol=order.symbol, side=OrderSide(order.side), time_in_force=tif,
                                       client_order_id=order.client_order_id)
         if order.notional is not None:
             notional = order.notional.quantize(CENT, ROUND_DOWN)
@@ -449,6 +452,17 @@ class AlpacaBroker:
             if qty <= 0:
                 raise OrderRejected(f"order of {order.qty} {order.symbol} rounds to nothing")
             fields["qty"] = qty
+        if order.order_class != "simple":
+            # A bracket has both exits, an OTO one; Alpaca makes them the entry's legs.
+            fields["order_class"] = OrderClass.BRACKET if order.order_class == "bracket" else OrderClass.OTO
+            if order.take_profit is not None:
+                fields["take_profit"] = TakeProfitRequest(limit_price=order.take_profit)
+            if order.stop_loss is not None:
+                fields["stop_loss"] = StopLossRequest(stop_price=order.stop_loss)
+        if order.order_type == "limit":
+            return LimitOrderRequest(limit_price=order.limit_price, extended_hours=order.extended_hours or None, **fields)
+        if order.order_type == "trailing_stop":
+            return TrailingStopOrderRequest(trail_percent=order.trail_percent, trail_price=order.trail_price, **fields)
         return MarketOrderRequest(**fields)
 
     def _remember(self, state: OrderState) -> OrderState:
@@ -519,7 +533,9 @@ def _state(raw: Order) -> OrderState:
                       symbol=symbol, side=_text(raw.side), status=status, qty=_dec(raw.qty), notional=_dec(raw.notional),
                       filled_qty=filled, filled_avg_price=_dec(raw.filled_avg_price),
                       reason=_REASONS.get(status, "") if status != FILLED else "", order_type=order_type,
-                      description=" ".join(filter(None, (_text(raw.side), size, symbol, order_type, prices))))
+                      description=" ".join(filter(None, (_text(raw.side), size, symbol, order_type, prices))),
+                      legs=tuple(_state(leg) for leg in raw.legs or ()), limit_price=_dec(raw.limit_price),
+                      stop_price=_dec(raw.stop_price))
 
 
 def _position(raw: Any) -> Position:

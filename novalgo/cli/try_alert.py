@@ -99,7 +99,7 @@ def _show(answer: dict[str, Any]) -> None:
         click.echo("config row    none")
     else:
         state = "active" if row["active"] else "inactive"
-        click.echo(f"config row    {row['row']} (row {row['row_number']}): ${row['position_size']}, {state}")
+        click.echo(f"config row    {row['row']} (row {row['row_number']}): {_size(row['position_size'])}, {state}")
         holding = answer["holding"]
         pending = f", our unfilled orders {holding['pending']}" if holding["pending"] != "0" else ""
         held = Decimal(holding["held"])
@@ -124,3 +124,8 @@ def _exit(target: dict[str, str] | None) -> str | None:
     value, kind = target["value"], target["kind"]
     return {"price": f"at {value}", "percent": f"{value}% from entry", "amount": f"${value} from entry"}.get(
         kind, f"{value} {kind}")
+
+
+def _size(text: str) -> str:
+    """Dollars with their sign; shares, percent and alert as the row says them."""
+    return f"${text}" if text and text[0].isdigit() else text

@@ -18,7 +18,7 @@ from typing import Any
 from novalgo.broker.base import Broker
 from novalgo.domain import statuses
 from novalgo.domain.alerts import Alert, ExitTarget
-from novalgo.domain.decision import OrderPlan
+from novalgo.domain.decision import OrderLeg, OrderPlan
 from novalgo.domain.money import plain
 from novalgo.engine.journal import Journal
 from novalgo.engine.planning import plan_alert
@@ -46,20 +46,34 @@ def dry_run(alert: Alert, config: ConfigCache, broker: Broker, journal: Journal 
     row, why_not = config.lookup(alert.symbol, alert.timeframe_minutes)
     if row is None:
         return {**answer, "holding": None, "orders": [], "status": statuses.SKIPPED, "reason": why_not}
-    answer["config_row"] = {"row": row.label, "row_number": row.row_number, "position_size": plain(row.position_size),
+    answer["config_row"] = {"row": row.label, "row_number": row.row_number,
+                            "position_size": plain(row.position_size) if row.position_size is not None else row.size.text,
                             "active": row.active}
     our_orders = journal.open_orders(alert.symbol) if journal is not None else []
-    holding, plan = plan_alert(alert.action, row, alert.symbol, alert.price, broker, our_orders)
+    holding, plan = plan_alert(alert, row, broker, our_orders)
     answer["holding"] = {"held": plain(holding.held), "pending": plain(holding.pending)}
     if plan.cancel_first:
         # The executor cancels our unfilled orders on the symbol, then decides on what is held.
         answer["cancels_unfilled_orders"] = True
-        plan = plan_alert(alert.action, row, alert.symbol, alert.price, broker, [])[1]
+        plan = plan_alert(alert, row, broker, [])[1]
     if plan.legs and skip_outside_hours and not broker.market_open():
         plan = OrderPlan((), statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip")
-    orders = [{"purpose": leg.purpose, "side": leg.side, "qty": plain(leg.qty), "notional": plain(leg.notional)}
-              for leg in plan.legs]
+    orders = [_order(leg) for leg in plan.legs]
     return {**answer, "orders": orders, "status": plan.status, "reason": plan.reason}
+
+
+def _order(leg: OrderLeg) -> dict[str, Any]:
+    order = {"purpose": leg.purpose, "side": leg.side, "qty": plain(leg.qty), "notional": plain(leg.notional)}
+    if leg.order_type != "market":
+        order["type"] = leg.order_type
+    for name in ("limit_price", "take_profit", "stop_loss", "trail_percent", "trail_price"):
+        if getattr(leg, name) is not None:
+            order[name] = plain(getattr(leg, name))
+    if leg.time_in_force != "day":
+        order["time_in_force"] = leg.time_in_force
+    if leg.extended_hours:
+        order["extended_hours"] = True
+    return order
 
 
 def _exit(target: ExitTarget | None) -> dict[str, str] | None:

@@ -20,17 +20,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from novalgo.broker.base import CANCELED, EXPIRED, FILLED, ORDER_FINAL, Broker, OrderRequest, OrderState
+from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
+                                 OrderRequest, OrderState)
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import OrderPlan
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
-from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, OPEN_AT_BROKER, OUR_PREFIX, PLANNED, REPLANNED, SENDING,
-                                    SUPERSEDED, VOID, Journal)
+from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
+                                    REPLANNED, SENDING, SUPERSEDED, VOID, Journal, alert_of, order_details)
 from novalgo.engine.planning import plan_alert
 from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
@@ -41,6 +42,7 @@ RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried a
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
 RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
+EXITS_EVERY = 10.0  # seconds: without the stream, one batched read of our working exit orders
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Executor:
     on_requeue: Any = field(default_factory=lambda: _nothing, init=False)  # wakes the dispatcher
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _last_reconcile: float = field(default=0.0, init=False)  # 0: reconcile at the next tracker pass
+    _last_exit_read: float = field(default=0.0, init=False)
 
     def process(self, alert_id: str) -> str:
         """Take one claimed (PROCESSING) alert as far as it can go now; returns its status."""
@@ -81,7 +84,8 @@ class Executor:
         row, why_not = self.config.lookup(alert["symbol"], alert["timeframe_minutes"])
         if row is None:
             return self._finish(alert, statuses.SKIPPED, why_not)
-        self.journal.set_row(alert["id"], row.timeframe, row.timeframe_minutes, row.position_size)
+        self.journal.set_row(alert["id"], row.timeframe, row.timeframe_minutes,
+                             row.position_size if row.position_size is not None else row.size.text)
         alert.update(row_timeframe=row.timeframe, row_minutes=row.timeframe_minutes)
         symbol = alert["symbol"]
         price = Decimal(alert["price"]) if alert["price"] else None
@@ -90,11 +94,21 @@ class Executor:
         # A newer signal replaces an older alert's legs that were never sent.
         for older in self.journal.drop_unsent(symbol, alert["id"], SUPERSEDED):
             self._settle_superseded(older, alert["id"])
-        for _ in range(3):
-            plan = self._plan(alert["action"], row, symbol, price)
-            if not plan.cancel_first:
+        # An older alert's limit still resting at the broker: the newer signal replaces it.
+        self._cancel_open_orders(symbol, alert["id"], only=_resting_limit)
+        for _ in range(4):
+            plan = self._plan(alert, row)
+            exits = self.journal.open_exits(symbol) if plan.legs else []
+            if not plan.cancel_first and not exits:
                 break
-            self._cancel_open_orders(symbol, alert["id"])
+            if exits:
+                # A close, a flip or a new entry: the row's own exits go first, so the shares are
+                # never held twice (Alpaca holds them for the exit orders until those end).
+                if not self._cancel_exits(exits):
+                    return self._finish(alert, statuses.FAILED, "our exit orders on this symbol could not be "
+                                        "cancelled, so nothing was sent", row=row)
+            else:
+                self._cancel_open_orders(symbol, alert["id"])
             # It has acted on the account (our older orders are gone): its plan must now finish,
             # however long the cancels took, or the symbol is left with neither alert's position.
             self.journal.mark_in_progress(alert["id"])
@@ -103,22 +117,24 @@ class Executor:
             return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
-        if self.skip_outside_hours and not self._trades_now(symbol):
+        extended = any(leg.extended_hours for leg in plan.legs)
+        if self.skip_outside_hours and not extended and not self._trades_now(symbol):
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
         # The alert's price rides along as a hint (the simulator fills at it; Alpaca ignores it).
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
         return self._send_legs(self.journal.get(alert["id"]))
 
-    def _plan(self, action: str, row: ConfigRow, symbol: str, alert_price: Decimal | None) -> OrderPlan:
-        return plan_alert(action, row, symbol, alert_price, self.broker, self.journal.open_orders(symbol))[1]
+    def _plan(self, alert: dict[str, Any], row: ConfigRow) -> OrderPlan:
+        return plan_alert(alert_of(alert), row, self.broker, self.journal.open_orders(alert["symbol"]))[1]
 
-    def _cancel_open_orders(self, symbol: str, alert_id: str) -> None:
-        older = self.journal.open_orders(symbol, exclude_alert=alert_id)
+    def _cancel_open_orders(self, symbol: str, alert_id: str, only: Any = None) -> None:
+        older = [o for o in self.journal.open_orders(symbol, exclude_alert=alert_id) if only is None or only(o)]
+        if not older:
+            return
         for order in older:
             if order["state"] != SENDING:
                 self.broker.cancel(order["client_order_id"])
-        self._wait_for([o["client_order_id"] for o in self.journal.open_orders(symbol, exclude_alert=alert_id)],
-                       self.fill_wait)
+        self._wait_for([o["client_order_id"] for o in older], self.fill_wait)
         for older_id in dict.fromkeys(o["alert_id"] for o in older):
             self._settle_superseded(older_id, alert_id)
 
@@ -128,8 +144,14 @@ class Executor:
         filled_any = False
         for order in alert["orders"]:
             cid = order["client_order_id"]
-            if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT) or order["state"] == REPLANNED:
-                continue  # someone else's order we cancelled, or what a re-plan replaced
+            if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT, TAKE_PROFIT, STOP_LOSS) or order["state"] == REPLANNED:
+                continue  # someone else's order we cancelled, what a re-plan replaced, a bracket's exits
+            if order["purpose"] == TRAILING_STOP:
+                if order["state"] in (PLANNED, SENDING):
+                    refused = self._place_trailing_stop(alert, order)
+                    if refused:
+                        return self._finish(alert, statuses.FAILED, refused)
+                continue  # an exit works on at the broker; the alert's outcome is its entry's
             if order["state"] in (SUPERSEDED, VOID):
                 return self._finish(alert, alert["status"] if alert["status"] in statuses.FINAL else statuses.WAITING,
                                     order["reason"] or "a newer alert replaced this one")
@@ -226,7 +248,7 @@ class Executor:
         if row is None:
             return self._finish(alert, statuses.FAILED, f"{done}; {why_not}")
         price = Decimal(alert["price"]) if alert["price"] else None
-        plan = self._plan(alert["action"], row, symbol, price)
+        plan = self._plan(alert, row)
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
@@ -243,7 +265,7 @@ class Executor:
         if row is None:
             return self._finish(alert, statuses.FAILED, f"{refusal}; {why_not}")
         price = Decimal(alert["price"]) if alert["price"] else None
-        plan = self._plan(alert["action"], row, alert["symbol"], price)
+        plan = self._plan(alert, row)
         log.info("alert %s: %s; planned again on the position read afresh", alert["id"], refusal)
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
@@ -277,11 +299,7 @@ class Executor:
         # saying ORDER SUBMITTED with nothing at the broker.
         if alert.get("row_minutes"):
             self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
-        request = OrderRequest(
-            cid, order["symbol"], order["side"],
-            qty=Decimal(order["qty"]) if order["qty"] else None,
-            notional=Decimal(order["notional"]) if order["notional"] else None,
-            price_hint=Decimal(order["price_hint"]) if order["price_hint"] else None)
+        request = _request(order)
         try:
             return self.broker.submit(request)
         except BlockedByOpenOrders as e:
@@ -322,8 +340,82 @@ class Executor:
         except OrderRejected as e:
             return _rejected(request, f"{e} (after cancelling {names})")
 
-    def _record(self, cid: str, state: OrderState) -> None:
-        self.journal.record_broker_state(cid, state)
+    def _record(self, cid: str, state: OrderState) -> bool:
+        """What the broker says of one of our orders, with what follows from it: a bracket's exits
+        kept with the alert, an exit's fill shown on its row. Returns whether anything changed."""
+        changed = self.journal.record_broker_state(cid, state)
+        if state.legs or (changed and state.is_final):
+            order = self.journal.order(cid)
+            if order is not None and state.legs:
+                self.journal.record_exits(order["alert_id"], state.legs)
+            if order is not None and changed and order["purpose"] in EXIT_PURPOSES and state.status == FILLED:
+                self._exit_filled(order, state)
+        return changed
+
+    # -- exits at the broker -------------------------------------------------------------
+
+    def _place_trailing_stop(self, alert: dict[str, Any], order: dict[str, Any]) -> str:
+        """The trailing stop follows its entry once that has filled, for what filled; returns why it
+        was refused ("" when it is placed)."""
+        entry = next((o for o in alert["orders"] if o["purpose"] == "open" and o["leg"] < order["leg"]
+                      and o["state"] not in (REPLANNED, VOID, SUPERSEDED)), None)
+        filled = Decimal(entry["filled_qty"] or 0) if entry else Decimal(0)
+        if filled <= 0:
+            self.journal.update_order(order["client_order_id"], state=VOID, reason="its entry did not fill")
+            return ""
+        whole = filled.to_integral_value(ROUND_DOWN)
+        if whole < 1:
+            self.journal.update_order(order["client_order_id"], state=VOID, reason="less than one whole share filled")
+            return f"the entry filled {plain(filled)}, less than the whole share a trailing stop needs"
+        self.journal.update_order(order["client_order_id"], qty=whole)
+        order = {**order, "qty": plain(whole)}
+        cid = order["client_order_id"]
+        try:
+            state = self.broker.find_order(cid) if order["state"] == SENDING else None
+            state = state or self._submit(alert, order)
+        except _PositionWasWrong as e:
+            state = _rejected(_request(order), str(e))
+        self._record(cid, state)
+        if state.status == "rejected":
+            return f"the entry filled, but Alpaca refused the trailing stop: {state.reason}"
+        return ""
+
+    def _cancel_exits(self, exits: list[dict[str, Any]]) -> bool:
+        """Cancel our exit orders and wait until the broker has ended them (one may fill meanwhile:
+        it is then recorded as the exit it was). Returns whether none is left working."""
+        for order in exits:
+            self.broker.cancel(order["client_order_id"])
+        cids = [o["client_order_id"] for o in exits]
+        self._wait_for(cids, self.fill_wait)
+        still = [cid for cid in cids if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
+        if still:
+            # The stream may lag the cancel: read the broker once before giving up.
+            for cid, state in self.broker.orders(still).items():
+                self._record(cid, state)
+            still = [cid for cid in still if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
+        return not still
+
+    def _exit_filled(self, order: dict[str, Any], state: OrderState) -> None:
+        """An exit filled: the row says which, the Activity tab gets its line, Performance credits the row."""
+        parent = self.journal.get(order["alert_id"])
+        status = {TAKE_PROFIT: statuses.TAKE_PROFIT, STOP_LOSS: statuses.STOP_LOSS}.get(order["purpose"],
+                                                                                    statuses.TRAILING_STOP)
+        words = status.lower()
+        reason = (f"{words}: {state.side} {plain(state.filled_qty)} {state.symbol} filled at "
+                  f"{plain(state.filled_avg_price)}" if state.filled_avg_price is not None else f"{words} filled")
+        if self.journal.record_exit_outcome(order["client_order_id"], status, reason) is None:
+            return
+        log.info("%s %s: %s", state.symbol, parent["row_timeframe"] if parent else "", reason)
+        if parent is not None and parent["row_minutes"]:
+            self.writer.set((parent["symbol"], parent["row_minutes"]), status)
+
+    def check_exits(self) -> int:
+        """One batched read of our exit orders (when the stream cannot be trusted to tell us); returns
+        how many were read."""
+        exits = [o["client_order_id"] for o in self.journal.open_exits()]
+        for cid, state in (self.broker.orders(exits) if exits else {}).items():
+            self._record(cid, state)
+        return len(exits)
 
     def _wait_for(self, cids: list[str], timeout: float) -> dict[str, OrderState]:
         """Until the orders are final or the time is up: from the trade stream's events when it is
@@ -362,7 +454,10 @@ class Executor:
     def on_order_update(self, state: OrderState) -> None:
         """One event from the broker's stream: record it, wake whoever waits on it."""
         cid = state.client_order_id or ""
-        if not cid.startswith(OUR_PREFIX) or not self.journal.record_broker_state(cid, state):
+        # Ours by our prefix, or a bracket's exit (the broker named it) that the journal keeps.
+        if not cid or (not cid.startswith(OUR_PREFIX) and self.journal.order(cid) is None):
+            return
+        if not self._record(cid, state):
             return
         with self._changed:
             self._changed.notify_all()
@@ -442,7 +537,16 @@ class Executor:
                 self._record(cid, state)
         if sum(self._requeue_settled(symbol, waiting) for symbol in symbols):
             self.on_requeue()
-        return len(readable)
+        return len(readable) + self._track_exits()
+
+    def _track_exits(self) -> int:
+        """Exit fills come as stream events; without the stream (or once a minute with it, to catch
+        what a reconnect missed) our working exits are read in one batch."""
+        every = RECONCILE_EVERY if self.stream_live() else EXITS_EVERY
+        if time.monotonic() - self._last_exit_read < every:
+            return 0
+        self._last_exit_read = time.monotonic()
+        return self.check_exits()
 
     def _orders_to_read(self, open_orders: list[dict[str, Any]]) -> list[str]:
         """Which open orders the tracker reads over REST now."""
@@ -470,6 +574,27 @@ class _PositionWasWrong(Exception):
 
 def _planned_again(alert: dict[str, Any]) -> bool:
     return any((o["reason"] or "").startswith(REFUSED_AS_STALE) for o in alert["orders"])
+
+
+def _resting_limit(order: dict[str, Any]) -> bool:
+    """An older alert's limit entry still waiting at the broker for its price."""
+    return order["purpose"] == "open" and order_details(order).get("order_type") == "limit"
+
+
+def _request(order: dict[str, Any]) -> OrderRequest:
+    """The broker request for one journalled order, as it was planned."""
+    details = order_details(order)
+
+    def number(name: str) -> Decimal | None:
+        return Decimal(order[name]) if order[name] else None
+
+    return OrderRequest(
+        order["client_order_id"], order["symbol"], order["side"], qty=number("qty"), notional=number("notional"),
+        price_hint=number("price_hint"), order_type=details.get("order_type", "market"),
+        limit_price=details.get("limit_price"), time_in_force=details.get("time_in_force", "day"),
+        extended_hours=bool(details.get("extended_hours")), take_profit=details.get("take_profit"),
+        stop_loss=details.get("stop_loss"), trail_percent=details.get("trail_percent"),
+        trail_price=details.get("trail_price"))
 
 
 def _never() -> bool:

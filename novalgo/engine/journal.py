@@ -9,6 +9,7 @@ Each thread gets its own connection; several gunicorn workers share the file.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sqlite3
 import time
@@ -18,9 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from novalgo.broker.base import ORDER_FINAL
+from novalgo.broker.base import ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP
 from novalgo.domain.money import plain
 from novalgo.domain import statuses
+from novalgo.domain.alert_parts import ExitTarget
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
 from novalgo.domain.fifo import Fill
@@ -76,7 +78,12 @@ CREATE TABLE IF NOT EXISTS fills (
 """
 
 # Columns added after the first release: files made before get them when opened.
-ADDED_COLUMNS = {"alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0"}}
+ADDED_COLUMNS = {
+    # quantity and exits: what the alert said about size and exits, for rows that defer to it.
+    "alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0", "quantity": "TEXT", "exits": "TEXT"},
+    # details: how the order goes beyond side and size (limit, extended hours, exits), as JSON.
+    "orders": {"details": "TEXT"},
+}
 
 # Order states in the journal: the broker's normalised states plus our own.
 PLANNED = "planned"  # decided, not yet sent
@@ -90,6 +97,13 @@ CANCELLED_OTHER = "cancelled other"
 # A close that ended short (part-filled, then expired or cancelled) and was followed by a new plan.
 ENDED_SHORT = "close ended short"
 OUR_PREFIX = "nva-"  # every client_order_id we send starts with it
+# Exit orders at the broker: a bracket's legs (their ids are the broker's) and our trailing stops.
+# They hold the row's shares until they fill or we cancel them; they are not "in flight" for a plan.
+EXIT_PURPOSES = (TAKE_PROFIT, STOP_LOSS, TRAILING_STOP)
+_NOT_EXIT = f"purpose NOT IN ({','.join(repr(p) for p in EXIT_PURPOSES)})"
+# How each order field beyond side and size is kept in an order's details.
+_DETAILS = ("order_type", "limit_price", "time_in_force", "extended_hours", "take_profit", "stop_loss",
+            "trail_percent", "trail_price")
 
 
 def client_order_id(alert_id: str, leg: int) -> str:
@@ -154,12 +168,12 @@ class Journal:
             status = statuses.DUPLICATE if original else statuses.QUEUED
             db.execute(
                 "INSERT INTO alerts (id, received_at, body_hash, body, source_ip, action, symbol, timeframe, "
-                "timeframe_minutes, price, status, reason, duplicate_of, finished_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "timeframe_minutes, price, status, reason, duplicate_of, finished_at, quantity, exits) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (alert_id, now, digest, stored_body, source_ip, alert.action, alert.symbol, alert.timeframe,
                  alert.timeframe_minutes, _text(alert.price), status,
                  f"same body as alert {original} (a re-delivery)" if original else "",
-                 original, now if original else None),
+                 original, now if original else None, _text(alert.quantity), _exits_json(alert)),
             )
         return alert_id, status, original
 
@@ -234,8 +248,8 @@ class Journal:
             "SELECT * FROM orders WHERE alert_id=? ORDER BY leg", (alert_id,))]
 
     def open_orders(self, symbol: str | None = None, exclude_alert: str | None = None) -> list[dict[str, Any]]:
-        """Our orders the broker may still fill (sent, not final)."""
-        query = f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))})"
+        """Our orders the broker may still fill (sent, not final), exit orders aside."""
+        query = f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))}) AND {_NOT_EXIT}"
         args: list[Any] = list(OPEN_AT_BROKER)
         if symbol is not None:
             query += " AND symbol=?"
@@ -243,6 +257,16 @@ class Journal:
         if exclude_alert is not None:
             query += " AND alert_id<>?"
             args.append(exclude_alert)
+        return [dict(o) for o in self._db().execute(query, args)]
+
+    def open_exits(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Our exit orders still working at the broker (take-profits, stop-losses, trailing stops)."""
+        query = (f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))}) "
+                 f"AND purpose IN ({','.join('?' * len(EXIT_PURPOSES))})")
+        args: list[Any] = [*OPEN_AT_BROKER, *EXIT_PURPOSES]
+        if symbol is not None:
+            query += " AND symbol=?"
+            args.append(symbol)
         return [dict(o) for o in self._db().execute(query, args)]
 
     def alerts_waiting_on_broker(self) -> list[dict[str, Any]]:
@@ -323,9 +347,9 @@ class Journal:
                 ids.append(cid)
                 db.execute(
                     "INSERT INTO orders (client_order_id, alert_id, leg, purpose, symbol, side, qty, notional, "
-                    "price_hint, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "price_hint, state, created_at, updated_at, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (cid, alert_id, first + offset, leg.purpose, symbol, leg.side, _text(leg.qty),
-                     _text(leg.notional), _text(price_hint), PLANNED, now, now))
+                     _text(leg.notional), _text(price_hint), PLANNED, now, now, _details_json(leg)))
             db.execute("UPDATE alerts SET plan_status=?, plan_reason=? WHERE id=?", (plan_status, plan_reason, alert_id))
         return ids
 
@@ -384,6 +408,49 @@ class Journal:
                  order.symbol, order.side, _text(order.qty), _text(order.notional), "canceled", order.broker_order_id,
                  _text(order.filled_qty), f"cancelled to clear the way: {order.description}", now, now))
 
+    def record_exits(self, alert_id: str, legs: Sequence[Any]) -> None:
+        """A bracket's or OTO's exit orders (OrderStates, as the broker made them), kept with the
+        alert that placed them so their fills are credited to its row. Recording again is harmless."""
+        now = self.clock()
+        with self._tx() as db:
+            for state in legs:
+                purpose = TAKE_PROFIT if state.order_type == "limit" else STOP_LOSS
+                leg = db.execute("SELECT COALESCE(MAX(leg), -1) + 1 FROM orders WHERE alert_id=?",
+                                 (alert_id,)).fetchone()[0]
+                details = {"order_type": state.order_type, "limit_price": _text(state.limit_price),
+                           "stop_price": _text(state.stop_price), "time_in_force": "gtc"}
+                db.execute(
+                    "INSERT OR IGNORE INTO orders (client_order_id, alert_id, leg, purpose, symbol, side, qty, state, "
+                    "broker_order_id, filled_qty, reason, created_at, updated_at, details) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (state.client_order_id, alert_id, leg, purpose, state.symbol, state.side, _text(state.qty),
+                     state.status, state.broker_order_id, _text(state.filled_qty), "", now, now,
+                     json.dumps({k: v for k, v in details.items() if v is not None})))
+
+    def record_exit_outcome(self, cid: str, status: str, reason: str) -> str | None:
+        """An exit order filled: its own settled alert record (for the row, Activity and /alerts),
+        which takes the order over so its qty and price show there. Returns the record's id, or
+        None when it was recorded before."""
+        now = self.clock()
+        with self._tx() as db:
+            order = db.execute("SELECT * FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+            if order is None:
+                return None
+            parent = db.execute("SELECT * FROM alerts WHERE id=?", (order["alert_id"],)).fetchone()
+            if parent is None or parent["source_ip"] == EXIT_SOURCE:
+                return None  # already recorded: the order belongs to its exit record
+            exit_id = secrets.token_hex(8)
+            body = json.dumps({"exit": order["purpose"], "order": cid, "alert": parent["id"]})
+            db.execute(
+                "INSERT INTO alerts (id, received_at, body_hash, body, source_ip, action, symbol, timeframe, "
+                "timeframe_minutes, price, status, reason, row_timeframe, row_minutes, amount, started_at, finished_at, "
+                "in_progress) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                (exit_id, now, body_hash(body), body, EXIT_SOURCE, order["side"], order["symbol"],
+                 parent["timeframe"], parent["timeframe_minutes"], order["filled_avg_price"], status, reason,
+                 parent["row_timeframe"], parent["row_minutes"], parent["amount"], now, now))
+            db.execute("UPDATE orders SET alert_id=?, updated_at=? WHERE client_order_id=?", (exit_id, now, cid))
+        return exit_id
+
     def set_status(self, alert_id: str, status: str, reason: str = "") -> None:
         with self._tx() as db:
             db.execute("UPDATE alerts SET status=?, reason=? WHERE id=?", (status, reason, alert_id))
@@ -436,6 +503,46 @@ class Journal:
     def heartbeat(self) -> float | None:
         value = self.get_meta("executor_heartbeat")
         return float(value) if value else None
+
+
+EXIT_SOURCE = "exit"  # the source of an exit's own alert record (where a webhook's IP would be)
+
+
+def alert_of(record: dict[str, Any]) -> Alert:
+    """The alert as it was read, from its journal record."""
+    exits = json.loads(record.get("exits") or "{}")
+
+    def target(name: str) -> ExitTarget | None:
+        value = exits.get(name)
+        return ExitTarget(value["kind"], Decimal(value["value"])) if value else None
+
+    return Alert(record["action"], record["symbol"], record["timeframe"], record["timeframe_minutes"],
+                 Decimal(record["price"]) if record["price"] else None,
+                 Decimal(record["quantity"]) if record.get("quantity") else None,
+                 target("take_profit"), target("stop_loss"))
+
+
+def order_details(order: dict[str, Any]) -> dict[str, Any]:
+    """An order row's details: order type, prices and time in force, as written when planned."""
+    details = json.loads(order.get("details") or "{}")
+    for key in ("limit_price", "take_profit", "stop_loss", "trail_percent", "trail_price", "stop_price"):
+        if details.get(key) is not None:
+            details[key] = Decimal(details[key])
+    return details
+
+
+def _exits_json(alert: Alert) -> str | None:
+    exits = {name: {"kind": target.kind, "value": plain(target.value)}
+             for name, target in (("take_profit", alert.take_profit), ("stop_loss", alert.stop_loss)) if target}
+    return json.dumps(exits) if exits else None
+
+
+def _details_json(leg: OrderLeg) -> str | None:
+    details = {name: getattr(leg, name) for name in _DETAILS}
+    if details == {"order_type": "market", "limit_price": None, "time_in_force": "day", "extended_hours": False,
+                   "take_profit": None, "stop_loss": None, "trail_percent": None, "trail_price": None}:
+        return None  # a plain market order, as every order was before
+    return json.dumps({k: (plain(v) if isinstance(v, Decimal) else v) for k, v in details.items() if v is not None})
 
 
 def _text(value: Any) -> str | None:

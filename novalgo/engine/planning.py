@@ -1,8 +1,10 @@
 """The decision's inputs, gathered once for the executor and the dry run alike.
 
 What we hold (the broker's position plus our unfilled orders), whether the asset may be traded
-or shorted (the broker's word, crypto included) and a price to size whole shares, then the
-decision table. Reads only: the executor writes the plan, the dry run shows it.
+or shorted (the broker's word, crypto included), a price to size whole shares and place exits,
+whether regular hours are on (for an Extended Hours row) and the account's equity (for a size
+in percent), then the decision table. Reads only: the executor writes the plan, the dry run
+shows it. Each read is made only when the row and the signal need it.
 """
 
 from __future__ import annotations
@@ -12,21 +14,27 @@ from typing import Any, Iterable
 
 from novalgo.broker.base import ZERO, Broker
 from novalgo.domain import statuses
+from novalgo.domain.alerts import Alert
 from novalgo.domain.config_rows import ConfigRow
-from novalgo.domain.decision import Holding, OrderPlan, Tradability, decide
+from novalgo.domain.decision import Context, Holding, OrderPlan, Tradability, decide
+from novalgo.domain.row_rules import LIMIT, PERCENT
 from novalgo.errors import OrderRejected
 
 
-def plan_alert(action: str, row: ConfigRow, symbol: str, alert_price: Decimal | None, broker: Broker,
+def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
                our_open_orders: Iterable[dict[str, Any]]) -> tuple[Holding, OrderPlan]:
     """What we hold and what the decision table would do about the alert now."""
+    action, symbol, alert_price = alert.action, alert.symbol, alert.price
     held = broker.position(symbol).qty
     pending = sum((_signed_open_qty(o, alert_price) for o in our_open_orders), ZERO)
     holding = Holding(held, pending)
     tradability = Tradability()
     price = alert_price
+    rules = row.rules
+    if not row.active or row.problem:
+        return holding, decide(action, row, holding, price, tradability)
     # Opening needs the asset's rules; a SELL always does, since on crypto it only goes flat.
-    if action == "sell" or (action == "buy" and holding.exposure <= 0):
+    if action == "sell" or (action == "buy" and holding.exposure <= 0) or rules.direction != "both":
         try:
             asset = broker.asset(symbol)
         except OrderRejected as e:
@@ -40,9 +48,23 @@ def plan_alert(action: str, row: ConfigRow, symbol: str, alert_price: Decimal | 
             elif not broker.account().shorting_enabled:
                 can_short, refusal = False, "the account is not allowed to sell short"
         tradability = Tradability(asset.fractionable, can_short, refusal, crypto=asset.crypto)
-        if price is None and ((action == "sell" and not asset.crypto) or not asset.fractionable):
+        # A price sizes whole shares and places exits; a limit takes only the alert's (the
+        # trader's intent), never a quote we fetched.
+        needs_price = (action == "sell" and not asset.crypto) or not asset.fractionable or rules.has_exits \
+            or alert.take_profit is not None or alert.stop_loss is not None
+        regular = _regular_hours(rules.extended_hours, asset.crypto, broker)
+        if price is None and needs_price and rules.order_type != LIMIT and regular:
             price = broker.latest_price(symbol)
-    return holding, decide(action, row, holding, price, tradability)
+    context = Context(
+        regular_hours=_regular_hours(rules.extended_hours, tradability.crypto, broker),
+        equity=broker.account().equity if row.size.kind == PERCENT and action != "close" else None,
+        alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss)
+    return holding, decide(action, row, holding, price, tradability, context)
+
+
+def _regular_hours(extended_hours: bool, crypto: bool, broker: Broker) -> bool:
+    """Only an Extended Hours row trades differently outside regular hours (the broker's clock is cached)."""
+    return crypto or not extended_hours or broker.market_open()
 
 
 def _signed_open_qty(order: dict[str, Any], price: Decimal | None) -> Decimal:

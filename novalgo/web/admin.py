@@ -71,7 +71,9 @@ def health():
 @admin_only
 def config():
     snapshot = _config_snapshot()
-    active = {row.label: json_number(row.position_size) for row in snapshot.active_rows()}
+    # Dollars as a number (as before); the other sizes as the trader wrote them ("25 sh", "10%", "alert").
+    active = {row.label: json_number(row.position_size) if row.position_size is not None else row.size.text
+              for row in snapshot.active_rows()}
     return jsonify(config=active, total=len(active), problems=list(snapshot.problems))
 
 
