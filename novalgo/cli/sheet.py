@@ -22,8 +22,12 @@ def init() -> None:
     if settings.sheet_kind == "local":
         from novalgo.sheet.local import LocalSheetBackend
 
-        folder = LocalSheetBackend.from_settings(settings).folder
-        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {folder} ({settings.config_tab}.csv is ready to edit).")
+        backend = LocalSheetBackend.from_settings(settings)
+        added = backend.add_missing_columns()
+        if added:
+            click.echo(f"Added the {', '.join(added)} column{'s' if len(added) > 1 else ''} to {settings.config_tab}.csv.")
+        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {backend.folder} "
+                   f"({settings.config_tab}.csv is ready to edit).")
         return
     from novalgo.sheet.google import GoogleSheetBackend
     from novalgo.sheet.google_setup import prepare_google_sheet

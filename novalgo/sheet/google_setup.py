@@ -1,19 +1,20 @@
 """`novalgo sheet init` on a Google Sheet: create or repair the Config, Performance and Activity tabs.
 
 It looks first and changes only what is missing: headers the Config tab lacks go at the
-end (the trader's columns never move), then the frozen header row, the `active` checkbox,
-the Time Frame dropdown, Order Status colours and warning-only protection on the columns
-the bot writes. A sheet that already looks right gets reads only, no write.
+end (the trader's columns never move, their rows are not touched), then the frozen header
+row, the `active` checkbox, the Time Frame dropdown, the optional columns' dropdowns,
+checkboxes and header notes, Order Status colours and warning-only protection on the
+columns the bot writes. A sheet that already looks right gets reads only, no write.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
+from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
 from novalgo.sheet.google import GoogleSheetBackend, quoted
-from novalgo.sheet.layout import (ACTIVITY_HEADERS, PERFORMANCE_HEADERS, PROTECTION_NOTE, STATUS_COLOURS,
-                                  TIMEFRAME_CHOICES)
+from novalgo.sheet.layout import (ACTIVITY_HEADERS, CHECKBOX as TICK, DROPDOWN, OPTIONAL_COLUMNS, PERFORMANCE_HEADERS,
+                                  PROTECTION_NOTE, STATUS_COLOURS, TIMEFRAME_CHOICES)
 
 CHECKBOX = {"type": "BOOLEAN"}
 TIMEFRAME_LIST = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in TIMEFRAME_CHOICES]}
@@ -51,7 +52,7 @@ def _config(sheet: dict, title: str, requests: list[dict], headers: list[dict], 
     cells = _rows(sheet)
     header = _header(cells)
     present = header_index(header)
-    added = [name for name in CONFIG_HEADERS if name not in present]
+    added = [name for name in CONFIG_HEADERS + OPTIONAL_HEADERS if name not in present]
     if added:
         start = len(header)
         if start + len(added) > columns:
@@ -64,12 +65,25 @@ def _config(sheet: dict, title: str, requests: list[dict], headers: list[dict], 
     where = header_index(header)
     _freeze(props, requests, changes)
 
-    for name, condition, extra in ((ACTIVE, CHECKBOX, {}), (TIMEFRAME, TIMEFRAME_LIST, {"showCustomUi": True, "strict": False})):
+    inputs = [(ACTIVE, CHECKBOX, {}), (TIMEFRAME, TIMEFRAME_LIST, {"showCustomUi": True, "strict": False})]
+    for name, _words, kind, choices in OPTIONAL_COLUMNS:
+        if kind == TICK:
+            inputs.append((name, CHECKBOX, {}))
+        elif kind == DROPDOWN:
+            inputs.append((name, _choices(choices), {"showCustomUi": True, "strict": False}))
+    for name, condition, extra in inputs:
         column = where[name]
         if not all(_validation(cells, r, column) == condition for r in range(1, rows)):
             requests.append({"setDataValidation": {
                 "range": _column_range(sheet_id, column, rows), "rule": {"condition": condition, **extra}}})
             changes.append(f"{title}: {'checkboxes' if condition is CHECKBOX else 'a dropdown'} on {name}")
+
+    for name, note, _kind, _choices_ in OPTIONAL_COLUMNS:
+        column = where[name]
+        if _note(cells, column) != note:
+            requests.append({"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": column},
+                                             "rows": [{"values": [{"note": note}]}], "fields": "note"}})
+            changes.append(f"{title}: a note on {name} saying what it takes")
 
     status = where[STATUS]
     rules = sheet.get("conditionalFormats", [])
@@ -134,6 +148,15 @@ def _validation(cells: list[list[dict]], row: int, column: int) -> Any:
     if row < len(cells) and column < len(cells[row]):
         return cells[row][column].get("dataValidation", {}).get("condition")
     return None
+
+
+def _note(cells: list[list[dict]], column: int) -> str | None:
+    header = cells[0] if cells else []
+    return header[column].get("note") if column < len(header) else None
+
+
+def _choices(values: tuple[str, ...]) -> dict:
+    return {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in values]}
 
 
 def _column_range(sheet_id: int, column: int, rows: int) -> dict:

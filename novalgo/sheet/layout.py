@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from novalgo.domain import statuses
+from novalgo.domain import config_rows as cols
+from novalgo.domain import row_rules as rules
 
 # Every time NovAlgo writes into the sheet (Last Updated, Activity, Performance) reads alike.
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
@@ -29,6 +31,36 @@ STATUS_COLOURS = (
     (statuses.ALREADY_SHORT, _BLUE_GREY),
     (statuses.INACTIVE, _GREY),
     (statuses.WAITING, _LIGHT),
+    (statuses.TAKE_PROFIT, _GREEN),
+    (statuses.STOP_LOSS, _RED),
+    (statuses.TRAILING_STOP, _YELLOW),
+)
+
+# The optional Config columns `sheet init` adds (at the end, after the trader's own), each with
+# the note a trader sees on its header and its input: a dropdown, a checkbox, or free text.
+CHECKBOX, DROPDOWN, TEXT = "checkbox", "dropdown", "text"
+OPTIONAL_COLUMNS = (
+    (cols.SIZE, "Dollars (5000 or $5,000), whole shares (25 sh), percent of account equity (10%), "
+                "or alert: the quantity the alert carries.", TEXT, ()),
+    (rules.DIRECTION, "both (default), long only (SELL closes a long, never shorts) or short only "
+                      "(BUY closes a short, never goes long).", DROPDOWN, rules.DIRECTIONS),
+    (rules.TAKE_PROFIT, "Percent (2%) or dollars ($1.50) from the entry; placed at Alpaca with the entry "
+                        "(good till cancelled). Empty: the alert's take_profit, if any.", TEXT, ()),
+    (rules.STOP_LOSS, "Percent (1%) or dollars ($0.75) from the entry; placed at Alpaca with the entry "
+                      "(good till cancelled). Empty: the alert's stop_loss, if any.", TEXT, ()),
+    (rules.TRAILING_STOP, "Percent (1.5%) or dollars ($0.75) to trail by, placed once the entry fills. "
+                          "Not with Take Profit / Stop Loss.", TEXT, ()),
+    (rules.ORDER_TYPE, "market (default) or limit at the alert's price plus/minus Limit Offset.", DROPDOWN,
+     rules.ORDER_TYPES),
+    (rules.LIMIT_OFFSET, "For limit orders: percent (0.1%) or dollars ($0.05) through the alert's price "
+                         "(buy above, sell below).", TEXT, ()),
+    (rules.EXTENDED_HOURS, "Ticked: outside regular hours, trade pre/post-market with limit orders from the "
+                           "alert's price.", CHECKBOX, ()),
+    (cols.TRADING_HOURS, "e.g. 09:45-15:30 (US/Eastern unless a zone follows): entries outside are skipped; "
+                         "closes and exits always go.", TEXT, ()),
+    (cols.FLATTEN_AT, "e.g. 15:55 (US/Eastern unless a zone follows): the position is closed then on "
+                      "trading days.", TEXT, ()),
+    (cols.MAX_TRADES, "Entries allowed a day; more are skipped.", TEXT, ()),
 )
 
 PERFORMANCE_HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trades", "win_rate", "total_pnl",

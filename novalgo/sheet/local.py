@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from novalgo.domain.config_rows import CONFIG_HEADERS, STATUS, UPDATED, RowKey, header_index, status_cells
+from novalgo.domain.config_rows import CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, UPDATED, RowKey, header_index, status_cells
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import StatusUpdate
 from novalgo.sheet.layout import ACTIVITY_HEADERS
@@ -41,8 +41,23 @@ class LocalSheetBackend:
         self._lock = threading.Lock()
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.config_path.exists():
-            rows = [list(CONFIG_HEADERS)] + [list(row) + ["", ""] for row in DEFAULT_CONFIG]
+            # Every column, the optional ones empty: the trader sees at once what a row can say.
+            header = list(CONFIG_HEADERS + OPTIONAL_HEADERS)
+            rows = [header] + [list(row) + [""] * (len(header) - len(row)) for row in DEFAULT_CONFIG]
             _write_atomic(self.config_path, rows)
+
+    def add_missing_columns(self) -> list[str]:
+        """Give an existing Config.csv the columns it lacks, at the end; rows keep their cells."""
+        with self._lock:
+            values = _read(self.config_path)
+            if not values:
+                return []
+            before = len(values[0])
+            _ensure_columns(values[0], CONFIG_HEADERS + OPTIONAL_HEADERS)
+            added = values[0][before:]
+            if added:
+                _write_atomic(self.config_path, values)
+            return added
 
     @classmethod
     def from_settings(cls, settings) -> "LocalSheetBackend":

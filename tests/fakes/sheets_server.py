@@ -64,6 +64,7 @@ class Cell:
     value: Any = None            # str | bool | Decimal | None (empty)
     number_format: tuple[str, int] | None = None  # ("CURRENCY" | "PERCENT", decimals)
     validation: dict | None = None
+    note: str | None = None  # CellData.note: the hover text on a cell
 
     @property
     def empty(self) -> bool:
@@ -702,6 +703,8 @@ class SheetsFake:
                     data["formattedValue"] = _formatted(cell)
                 if cell.validation:
                     data["dataValidation"] = copy.deepcopy(cell.validation)
+                if cell.note:
+                    data["note"] = cell.note
                 cells.append(data)
             while cells and not cells[-1]:
                 cells.pop()
@@ -773,6 +776,18 @@ class SheetsFake:
         for r in range(r0, r1):
             for c in range(c0, c1):
                 tab.cell(r, c).validation = copy.deepcopy(rule) if rule else None
+
+    def _req_updateCells(self, book: Spreadsheet, args: dict) -> None:
+        # Sheets v4 UpdateCellsRequest: rows of CellData written from `start` (or over `range`),
+        # only the `fields` named; this fake models the header notes `sheet init` writes.
+        if args.get("fields") != "note":
+            raise ApiError(400, f"Unsupported fields in this fake: {args.get('fields')}")
+        start = args.get("start") or args.get("range") or {}
+        tab = book.tab_by_id(start.get("sheetId", 0))
+        r0, c0 = start.get("rowIndex", start.get("startRowIndex", 0)), start.get("columnIndex", start.get("startColumnIndex", 0))
+        for dr, row in enumerate(args.get("rows", [])):
+            for dc, data in enumerate(row.get("values", [])):
+                tab.cell(r0 + dr, c0 + dc).note = data.get("note") or None
 
     def _req_addConditionalFormatRule(self, book: Spreadsheet, args: dict) -> None:
         rule = copy.deepcopy(args.get("rule", {}))

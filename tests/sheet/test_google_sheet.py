@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalgo.cli import main
-from novalgo.domain.config_rows import parse_config
+from novalgo.domain.config_rows import OPTIONAL_HEADERS, parse_config
 from novalgo.errors import SheetUnavailable
 from novalgo.settings import Settings
 from novalgo.sheet import google_http
@@ -295,13 +295,22 @@ def test_sheet_init_repairs_the_tabs_and_a_second_run_writes_nothing(monkeypatch
     assert "created the Performance tab" in first.output
 
     config = fake.tab(SHEET, "Config")
-    assert fake.values(SHEET, "Config")[0] == ["Notes", "symbol", "Time Frame", "position_size", "active",
-                                               "Order Status", "Last Updated"], "the trader's columns never move"
+    header = fake.values(SHEET, "Config")[0]
+    assert header == ["Notes", "symbol", "Time Frame", "position_size", "active", "Order Status", "Last Updated",
+                      *OPTIONAL_HEADERS], "the trader's columns never move; the new ones go at the end"
+    assert fake.values(SHEET, "Config")[1][:5] == ["mine", "AAPL", "15 Min", "5000", "TRUE"], "rows untouched"
+    column = {name: header.index(name) for name in header}
+    assert config.peek(0, column["Take Profit"]).note.startswith("Percent (2%) or dollars")
+    assert config.peek(0, column["position_size"]).note.startswith("Dollars (5000")
+    assert config.peek(1, column["Extended Hours"]).validation["condition"] == {"type": "BOOLEAN"}
+    assert [v["userEnteredValue"] for v in config.peek(1, column["Direction"]).validation["condition"]["values"]] \
+        == ["both", "long only", "short only"]
     assert all(t.frozen_rows == 1 for t in fake.books[SHEET].tabs)
     assert config.peek(1, 4).validation["condition"] == {"type": "BOOLEAN"}
     assert [v["userEnteredValue"] for v in config.peek(5, 2).validation["condition"]["values"]] == list(TIMEFRAME_CHOICES)
     coloured = {r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in config.conditional_formats}
-    assert {"FILLED", "FAILED", "ORDER SUBMITTED", "ALREADY LONG", "INACTIVE", "WAITING"} <= coloured
+    assert {"FILLED", "FAILED", "ORDER SUBMITTED", "ALREADY LONG", "INACTIVE", "WAITING", "TAKE PROFIT", "STOP LOSS",
+            "TRAILING STOP"} <= coloured
     assert all(r["ranges"][0]["startColumnIndex"] == 5 for r in config.conditional_formats)
     assert {(p["range"]["startColumnIndex"], p["warningOnly"]) for p in config.protected_ranges} == {(5, True), (6, True)}
     assert fake.values(SHEET, "Performance")[0][0] == "symbol"
@@ -341,3 +350,19 @@ def test_check_lists_every_bad_config_row(settings, book):
     assert f"opened as {EMAIL}" in ok[0]
     assert "4 rows, 3 active" in ok[1]  # MSFT's row is kept: its alerts fail with the reason
     assert [p.split(":")[0] for p in problems] == ["Config tab row 5", "Config tab row 6"]
+
+
+def test_sheet_init_on_an_existing_local_config_adds_the_new_columns_and_keeps_the_rows(monkeypatch, tmp_path, settings):
+    local = settings.with_overrides(sheet_id=None)
+    folder = local.data_dir / "sheet"
+    folder.mkdir(parents=True)
+    (folder / "Config.csv").write_text("symbol,position_size,active,Time Frame,My notes\nAAPL,5000,TRUE,15 Min,keep me\n")
+    result = run_cli(monkeypatch, tmp_path, local, "sheet", "init")
+    assert result.exit_code == 0, result.output
+    assert "Added the Order Status, Last Updated, Direction" in result.output
+    rows = [line.split(",") for line in (folder / "Config.csv").read_text().splitlines()]
+    assert rows[0][:5] == ["symbol", "position_size", "active", "Time Frame", "My notes"]
+    assert rows[0][5:] == ["Order Status", "Last Updated", *OPTIONAL_HEADERS]
+    assert rows[1][:5] == ["AAPL", "5000", "TRUE", "15 Min", "keep me"]
+    again = run_cli(monkeypatch, tmp_path, local, "sheet", "init")
+    assert "Added" not in again.output

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from novalgo.domain import statuses as st
-from novalgo.domain.config_rows import parse_config
+from novalgo.domain.config_rows import OPTIONAL_HEADERS, parse_config
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.cache import ConfigCache, saved_snapshot
 from novalgo.sheet.local import LocalSheetBackend
@@ -85,12 +85,13 @@ def by_symbol(rows: list[list[str]]) -> dict[str, dict[str, str]]:
 
 def test_the_first_run_creates_the_default_config(sheet, folder):
     assert sheet.config_path == folder / "Config.csv"
+    blank = [""] * (2 + len(OPTIONAL_HEADERS))  # the status columns and every optional column, empty
     assert read_csv(sheet.config_path) == [
-        ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated"],
-        ["AAPL", "5000", "TRUE", "15 Min", "", ""],
-        ["TSLA", "30000", "TRUE", "30 Min", "", ""],
-        ["HOOD", "40000", "TRUE", "45 Min", "", ""],
-        ["MSFT", "1000", "FALSE", "5 Min", "", ""],
+        ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated", *OPTIONAL_HEADERS],
+        ["AAPL", "5000", "TRUE", "15 Min", *blank],
+        ["TSLA", "30000", "TRUE", "30 Min", *blank],
+        ["HOOD", "40000", "TRUE", "45 Min", *blank],
+        ["MSFT", "1000", "FALSE", "5 Min", *blank],
     ]
     snapshot = parse_config(sheet.read_config())
     assert [(r.label, r.position_size, r.active) for r in snapshot.rows] == [
