@@ -357,8 +357,8 @@ class Executor:
     def _place_trailing_stop(self, alert: dict[str, Any], order: dict[str, Any]) -> str:
         """The trailing stop follows its entry once that has filled, for what filled; returns why it
         was refused ("" when it is placed)."""
-        entry = next((o for o in alert["orders"] if o["purpose"] == "open" and o["leg"] < order["leg"]
-                      and o["state"] not in (REPLANNED, VOID, SUPERSEDED)), None)
+        entry = next((o for o in reversed(self.journal.orders_for(alert["id"])) if o["purpose"] == "open"
+                      and o["leg"] < order["leg"] and o["state"] not in (REPLANNED, VOID, SUPERSEDED)), None)
         filled = Decimal(entry["filled_qty"] or 0) if entry else Decimal(0)
         if filled <= 0:
             self.journal.update_order(order["client_order_id"], state=VOID, reason="its entry did not fill")

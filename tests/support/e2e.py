@@ -35,10 +35,10 @@ class Fakes:
         self.alpaca = FakeAlpaca(latency=alpaca_latency, rate_limit=alpaca_rate_limit).start()
         self.credentials = write_service_account(workdir / "credentials.json", key, EMAIL, self.sheets.token_url)
 
-    def create_sheet(self, rows: list[list[Any]]) -> None:
+    def create_sheet(self, rows: list[list[Any]], header: list[str] | None = None) -> None:
         """The spreadsheet with its three tabs, shared with the service account, Config filled in."""
         self.sheets.create_spreadsheet(SHEET_ID, TABS, shared_with={EMAIL})
-        self.sheets.set_values(SHEET_ID, "Config", [CONFIG_HEADER, *rows])
+        self.sheets.set_values(SHEET_ID, "Config", [header or CONFIG_HEADER, *rows])
 
     def env(self) -> dict[str, str]:
         return {
