@@ -58,3 +58,10 @@ def test_nothing_configured_says_what_to_set(tmp_path):
     result = run(tmp_path)
     assert result.exit_code == 1
     assert "NOVALGO_NOTIFY_SLACK_WEBHOOK" in result.output
+
+
+def test_a_bad_level_or_a_token_without_its_chat_refuses_to_start(tmp_path):
+    result = run(tmp_path, NOVALGO_NOTIFY_SLACK_LEVEL="loud", NOVALGO_NOTIFY_TELEGRAM_TOKEN="1:abc")
+    assert result.exit_code == 2
+    assert "NOVALGO_NOTIFY_SLACK_LEVEL='loud': expected one of all, trades, failures" in result.output
+    assert "NOVALGO_NOTIFY_TELEGRAM_TOKEN and NOVALGO_NOTIFY_TELEGRAM_CHAT must be set together" in result.output
