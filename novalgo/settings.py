@@ -31,6 +31,45 @@ def _secret() -> "object":
     return field(default=None, repr=False)
 
 
+LEVELS = ("all", "trades", "failures")  # what a notification channel is sent
+TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Live notifications (the outbox): each channel optional, each with its own level.
+
+    Discord and Slack webhooks are full URLs (point them at a fake in tests); only Telegram
+    needs a base address. Email reuses the analytics suite's SMTP settings.
+    """
+
+    slack_webhook: str | None = _secret()  # the URL itself is the credential
+    slack_level: str = "all"
+    discord_webhook: str | None = _secret()
+    discord_level: str = "all"
+    telegram_token: str | None = _secret()
+    telegram_chat: str | None = None
+    telegram_level: str = "all"
+    telegram_api_url: str = TELEGRAM_API_URL
+    email_to: tuple[str, ...] = ()
+    email_level: str = "all"
+    every: float = 5.0  # at most one message per channel this often; a burst shares one
+    timeout: float = 20.0
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = _secret()
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    email_from: str | None = None
+
+    def channels(self) -> tuple[str, ...]:
+        """The configured channels' names."""
+        wanted = {"slack": self.slack_webhook, "discord": self.discord_webhook,
+                  "telegram": self.telegram_token and self.telegram_chat, "email": self.email_to}
+        return tuple(name for name, value in wanted.items() if value)
+
+
 @dataclass(frozen=True)
 class Settings:
     # The web service.
@@ -76,6 +115,9 @@ class Settings:
     performance_interval: float = 300.0
     performance_days: int = 30
     activity_rows: int = 2000
+
+    # Live notifications (Slack, Discord, Telegram, email), written by the leader from the outbox.
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def sheet_kind(self) -> str:
@@ -139,6 +181,7 @@ class Settings:
             performance_interval=reader.number("NOVALGO_PERFORMANCE_INTERVAL", 300.0, float, low=5),
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),
+            notify=_notify_settings(reader),
         )
         problems = reader.problems
         if bool(values["alpaca_key_id"]) != bool(values["alpaca_secret_key"]):
@@ -156,6 +199,47 @@ class Settings:
             value = getattr(self, f.name)
             shown[f.name] = ("(set)" if value else "(unset)") if not f.repr else str(value)
         return shown
+
+
+def _notify_settings(r: "EnvReader") -> NotifySettings:
+    notify = NotifySettings(
+        slack_webhook=r.text("NOVALGO_NOTIFY_SLACK_WEBHOOK"),
+        slack_level=r.choice("NOVALGO_NOTIFY_SLACK_LEVEL", "all", LEVELS),
+        discord_webhook=r.text("NOVALGO_NOTIFY_DISCORD_WEBHOOK"),
+        discord_level=r.choice("NOVALGO_NOTIFY_DISCORD_LEVEL", "all", LEVELS),
+        telegram_token=r.text("NOVALGO_NOTIFY_TELEGRAM_TOKEN"),
+        telegram_chat=r.text("NOVALGO_NOTIFY_TELEGRAM_CHAT"),
+        telegram_level=r.choice("NOVALGO_NOTIFY_TELEGRAM_LEVEL", "all", LEVELS),
+        telegram_api_url=r.text("NOVALGO_TELEGRAM_API_URL", TELEGRAM_API_URL),
+        email_to=tuple(a.strip() for a in (r.text("NOVALGO_NOTIFY_EMAIL") or "").replace(";", ",").split(",")
+                       if a.strip()),
+        email_level=r.choice("NOVALGO_NOTIFY_EMAIL_LEVEL", "all", LEVELS),
+        every=r.number("NOVALGO_NOTIFY_EVERY", 5.0, float, low=0.1, high=3600),
+        timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
+        smtp_host=r.text("NOVALGO_SMTP_HOST"),
+        smtp_port=r.number("NOVALGO_SMTP_PORT", 587, int, low=1, high=65535),
+        smtp_user=r.text("NOVALGO_SMTP_USER"),
+        smtp_password=r.text("NOVALGO_SMTP_PASSWORD"),
+        smtp_starttls=r.flag("NOVALGO_SMTP_STARTTLS", True),
+        smtp_ca_file=Path(r.text("NOVALGO_SMTP_CA_FILE")) if r.text("NOVALGO_SMTP_CA_FILE") else None,
+        email_from=r.text("NOVALGO_EMAIL_FROM"),
+    )
+    if bool(notify.telegram_token) != bool(notify.telegram_chat):
+        r.problems.append("NOVALGO_NOTIFY_TELEGRAM_TOKEN and NOVALGO_NOTIFY_TELEGRAM_CHAT must be set together")
+    if notify.email_to and not (notify.smtp_host and notify.email_from):
+        r.problems.append("NOVALGO_NOTIFY_EMAIL is set: also set NOVALGO_SMTP_HOST and NOVALGO_EMAIL_FROM")
+    return notify
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold (fields kept out of repr), to scrub from outgoing text."""
+    found = []
+    for holder in (settings, settings.notify):
+        for f in fields(holder):
+            value = getattr(holder, f.name)
+            if not f.repr and isinstance(value, str) and value:
+                found.append(value)
+    return found
 
 
 def ensure_webhook_secret(settings: Settings) -> tuple[Settings, bool]:

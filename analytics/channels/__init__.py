@@ -10,13 +10,14 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+# One error for every channel, shared with the service's live notifications (novalgo.channels).
+from novalgo.channels import ChannelError
+
+__all__ = ["ChannelError", "Outcome", "deliver", "exit_code"]
+
 log = logging.getLogger("analytics.channels")
 
 EXIT_BITS = {"email": 4, "sms": 8, "slack": 16}
-
-
-class ChannelError(Exception):
-    """A channel could not deliver: the message says why, without any secret."""
 
 
 @dataclass(frozen=True)

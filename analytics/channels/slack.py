@@ -7,10 +7,9 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.webhook import WebhookClient
 
-from analytics.channels import ChannelError
 from analytics.config import AnalyticsSettings
+from novalgo.channels import ChannelError, post_slack
 
 
 def blocks(title: str, body: str) -> list[dict]:
@@ -27,16 +26,11 @@ def send(settings: AnalyticsSettings, title: str, body: str, chart: Path | None 
     try:
         if settings.slack_bot_token:
             return _post_with_bot(settings, title, body, text, chart, timeout)
-        hook = WebhookClient(settings.slack_webhook_url, timeout=timeout)
-        answer = hook.send(text=text, blocks=blocks(title, body))
     except SlackApiError as e:
         raise ChannelError(f"slack: the API said {e.response.get('error', e.response.status_code)}") from e
     except (SlackClientError, OSError) as e:
         raise ChannelError(f"slack: {type(e).__name__}: {e}") from e
-    if answer.status_code != 200:
-        # Webhooks answer errors as plain text, e.g. 404 "no_service" or 403 "invalid_token".
-        raise ChannelError(f"slack: the webhook answered {answer.status_code} {answer.body!r}")
-    return "posted by webhook"
+    return post_slack(settings.slack_webhook_url, text, timeout=settings.timeout, blocks=blocks(title, body))
 
 
 def _post_with_bot(settings: AnalyticsSettings, title: str, body: str, text: str, chart: Path | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from novalgo.cli.check import check
+from novalgo.cli.notify import notify
 from novalgo.cli.pnl import pnl
 from novalgo.cli.serve import serve
 from novalgo.cli.sheet import sheet
@@ -17,5 +18,5 @@ def main() -> None:
     """NovAlgo: TradingView alerts to Alpaca orders, configured from a Google Sheet."""
 
 
-for command in (serve, check, sheet, pnl, try_alert):
+for command in (serve, check, sheet, pnl, try_alert, notify):
     main.add_command(command)

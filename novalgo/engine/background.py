@@ -92,8 +92,12 @@ class Background:
 
     def _lead_listening(self) -> None:
         s = self.services
+        last_beat = s.work_journal.heartbeat()
         resumed = s.work_journal.resume_interrupted()
         log.info("leader started (pid lock %s); %d interrupted alerts resumed", self.lock.path, resumed)
+        if last_beat is not None:  # not the first start of this data dir: the executor restarted
+            s.outbox.add_event("restart", f"executor restarted (last heartbeat {time.time() - last_beat:.0f}s ago); "
+                                          f"{resumed} interrupted alert(s) resumed")
         self._restore_statuses()
         threads = [threading.Thread(target=s.writer.run, args=(self.stop_event,), name="novalgo-sheet-writer", daemon=True)]
         threads += [self._loop(name, interval, fn) for name, interval, fn in leader_loops(s)]

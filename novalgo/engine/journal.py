@@ -26,6 +26,7 @@ from novalgo.domain.alert_parts import ExitTarget
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
 from novalgo.domain.fifo import Fill
+from novalgo.engine import outbox
 from novalgo.sqlite import ThreadConnections
 
 SCHEMA = """
@@ -127,7 +128,7 @@ class Journal:
         if not checkpoints:
             pragmas.append("wal_autocheckpoint=0")
         self._connections = ThreadConnections(self.path, *pragmas)
-        self._connections.prepare(SCHEMA, ADDED_COLUMNS)
+        self._connections.prepare(SCHEMA + outbox.SCHEMA, ADDED_COLUMNS)
 
     # -- connections -------------------------------------------------------------------
 
@@ -456,9 +457,12 @@ class Journal:
             db.execute("UPDATE alerts SET status=?, reason=? WHERE id=?", (status, reason, alert_id))
 
     def finish(self, alert_id: str, status: str, reason: str = "") -> None:
+        """The alert's final status, and its notice in the outbox, in one transaction."""
+        now = self.clock()
         with self._tx() as db:
             db.execute("UPDATE alerts SET status=?, reason=?, finished_at=? WHERE id=?",
-                       (status, reason, self.clock(), alert_id))
+                       (status, reason, now, alert_id))
+            outbox.record_outcome(db, alert_id, status, reason, now)
 
     # -- the account's fill history (the Performance tab matches over all of it) ---------
 

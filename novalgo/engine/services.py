@@ -8,6 +8,7 @@ from novalgo.broker.base import Broker
 from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.executor import Executor
 from novalgo.engine.journal import Journal
+from novalgo.engine.outbox import Outbox
 from novalgo.engine.performance import PerformanceUpdater
 from novalgo.engine.wakeup import Wakeup
 from novalgo.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     executor: Executor
     performance: PerformanceUpdater
     wakeup: Wakeup  # the request path wakes the leader's dispatcher, in whichever process it runs
+    outbox: Outbox  # live notifications: add_event() for what is not an alert's outcome
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -79,7 +81,9 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                         cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
     wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
-    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup)
+    outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings)
+    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
+                    outbox)
 
 
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
@@ -89,4 +93,5 @@ def leader_loops(services: Services) -> list[tuple[str, float, object]]:
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),
         ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
+        *services.outbox.loops(),  # one sender per notification channel
     ]

@@ -1,0 +1,167 @@
+"""Posting a text to Slack, Discord, Telegram or by email: the one copy the service's outbox and
+the analytics reports share.
+
+Each sender makes one attempt with a timeout and either returns a detail line or raises
+``ChannelError`` saying why (never with the URL or token, which are the credentials). A rate
+limit's wait (Slack's ``Retry-After``, Discord's ``retry_after``, Telegram's
+``parameters.retry_after``) travels on the error, so the caller waits that long, not less.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+DISCORD_LIMIT = 2000  # characters of ``content``
+TELEGRAM_LIMIT = 4096  # characters of ``text``
+SLACK_LIMIT = 40000  # Slack truncates a webhook's text beyond this
+
+
+class ChannelError(Exception):
+    """A channel could not deliver: the message says why, without any secret."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def fit(text: str, limit: int) -> str:
+    """The text cut to a channel's limit, marked where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def post_slack(url: str, text: str, *, timeout: float, blocks: list[dict] | None = None) -> str:
+    """Post to a Slack incoming webhook (text, and blocks when given)."""
+    from slack_sdk.errors import SlackClientError
+    from slack_sdk.webhook import WebhookClient
+
+    try:
+        answer = WebhookClient(url, timeout=max(1, round(timeout))).send(text=fit(text, SLACK_LIMIT), blocks=blocks)
+    except (SlackClientError, OSError) as e:
+        raise ChannelError(f"slack: {type(e).__name__}: {e}") from e
+    if answer.status_code == 429:
+        raise ChannelError("slack: rate limited (429)", _seconds(_header(answer.headers, "Retry-After")))
+    if answer.status_code != 200:
+        # Webhooks answer errors as plain text, e.g. 404 "no_service" or 403 "invalid_token".
+        raise ChannelError(f"slack: the webhook answered {answer.status_code} {answer.body[:200]!r}")
+    return "posted by webhook"
+
+
+def post_discord(url: str, text: str, *, timeout: float) -> str:
+    """Execute a Discord webhook with ``content`` (204 No Content on success)."""
+    status, headers, body = _post_json(url, {"content": fit(text, DISCORD_LIMIT)}, timeout, "discord")
+    if status == 429:
+        wait = _json(body).get("retry_after") or _header(headers, "Retry-After")
+        raise ChannelError("discord: rate limited (429)", _seconds(wait))
+    if status not in (200, 204):
+        raise ChannelError(f"discord: the webhook answered {status} {_json(body).get('message', body[:200])!r}")
+    return "posted by webhook"
+
+
+def post_telegram(api_url: str, token: str, chat_id: str, text: str, *, timeout: float) -> str:
+    """Bot API ``sendMessage`` to one chat (plain text)."""
+    url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
+    status, headers, body = _post_json(url, {"chat_id": chat_id, "text": fit(text, TELEGRAM_LIMIT)}, timeout, "telegram")
+    answer = _json(body)
+    if answer.get("ok") is True:
+        return f"sent to chat {chat_id}"
+    code = answer.get("error_code", status)
+    if code == 429:
+        raise ChannelError("telegram: rate limited (429)",
+                           _seconds((answer.get("parameters") or {}).get("retry_after") or _header(headers, "Retry-After")))
+    raise ChannelError(f"telegram: the Bot API answered {code} {answer.get('description', body[:200])!r}")
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where mail goes: STARTTLS (or TLS on port 465), a login when a user is set."""
+
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = True
+    ca_file: Path | None = None
+    timeout: float = 20.0
+
+
+def text_mail(sender: str, to: tuple[str, ...], subject: str, text: str) -> EmailMessage:
+    """A plain-text message."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Date"] = formatdate(localtime=True)
+    msg.set_content(text)
+    return msg
+
+
+def send_mail(server: SmtpServer, msg: EmailMessage) -> str:
+    """Send one message; refuses to send in clear text when STARTTLS is wanted and missing."""
+    context = ssl.create_default_context(cafile=str(server.ca_file) if server.ca_file else None)
+    host, port = server.host, server.port
+    try:
+        if port == 465:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=server.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=server.timeout)
+        with smtp:
+            smtp.ehlo()
+            if port != 465 and server.starttls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if server.user:
+                smtp.login(server.user, server.password)
+            refused = smtp.send_message(msg)
+    except smtplib.SMTPAuthenticationError as e:
+        raise ChannelError(f"email: the SMTP server refused the login for {server.user} ({e.smtp_code})") from e
+    except smtplib.SMTPNotSupportedError as e:
+        raise ChannelError(f"email: {host}:{port} does not offer STARTTLS; refusing to send in clear text") from e
+    except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
+        raise ChannelError(f"email: cannot send through {host}:{port}: {e}") from e
+    if refused:
+        raise ChannelError(f"email: the server refused {', '.join(refused)}")
+    return f"sent to {msg['To']}"
+
+
+def _post_json(url: str, payload: dict, timeout: float, channel: str) -> tuple[int, dict, str]:
+    """(status, headers, body text) of a JSON POST; an HTTP error status is an answer, not an exception."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "NovAlgo"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers or {}), e.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as e:
+        # The URL holds the credential: name the failure, never the address.
+        raise ChannelError(f"{channel}: cannot reach the service: {getattr(e, 'reason', e)}") from e
+
+
+def _json(body: str) -> dict:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _header(headers, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
+def _seconds(value) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
