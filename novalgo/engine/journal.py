@@ -450,6 +450,7 @@ class Journal:
                  parent["timeframe"], parent["timeframe_minutes"], order["filled_avg_price"], status, reason,
                  parent["row_timeframe"], parent["row_minutes"], parent["amount"], now, now))
             db.execute("UPDATE orders SET alert_id=?, updated_at=? WHERE client_order_id=?", (exit_id, now, cid))
+            outbox.record_outcome(db, exit_id, status, reason, now)  # a trade: notified like one
         return exit_id
 
     def set_status(self, alert_id: str, status: str, reason: str = "") -> None:
