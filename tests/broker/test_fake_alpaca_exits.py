@@ -255,6 +255,7 @@ def test_a_partial_take_profit_shrinks_the_stop_loss(fake, client):
     profit, loss = order.legs
     fake.fill_order(profit.id, qty=4, price=160)
     assert client.get_order_by_id(loss.id).qty == "6"
+    assert [(leg["qty"], leg["filled_qty"]) for leg in fake.legs_of(order.id)] == [("10", "4"), ("6", "0")]
     assert client.get_open_position("AAPL").qty_available == "0"
 
 

@@ -235,7 +235,7 @@ class FakeAlpaca:
 
         It passes the same rules as an order sent over HTTP and is answered the same way (an
         ``AlpacaRefusal`` if Alpaca would refuse it). Orders other than market orders rest until
-        ``fill_order``. Defaults: a DAY market buy of 1 AAPL.
+        ``fill_order`` or a ``set_price`` that reaches them. Defaults: a DAY market buy of 1 AAPL.
         """
         body = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1", **fields}
         body = {k: (str(v) if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) else v)
