@@ -13,6 +13,15 @@ Documents cited (docs.alpaca.markets unless a full address is given):
   MARGIN    "Margin and Short Selling"
   CRYPTO    "Crypto Trading" and "Crypto Orders"
   PROTECT   "User Protection" (Preventing Wash Trades, with its table of reject conditions)
+  ADVANCED  "Orders at Alpaca", its advanced-order sections (Bracket Orders, OCO Orders, OTO Orders,
+            "Threshold on stop price of stop-loss orders", Trailing Stop Orders); kept in Alpaca's own
+            repository of the older pages, github.com/alpacahq/user-docs, content/trading-on-alpaca/orders.md
+  FRAC_EXT  Alpaca's announcement "Fractional Shares Trading Supports Limit Orders and Extended Hours"
+            (alpaca.markets/blog) and the changelog entry of 2024-08-20 (docs.alpaca.markets/changelog:
+            "Support for Fractional USD Stop, Stop Limit"): fractional limit, stop and stop_limit
+            orders, and fractional limit orders in pre- and post-market
+  SUBPENNY  SEC Regulation NMS Rule 612 (the sub-penny rule: no quotes in increments under $0.01 at
+            $1.00 or more, $0.0001 below); Alpaca's own ORDERS rounding note uses the same cut
 Observed bodies (no document gives the words) are cited by the public thread that quotes them.
 """
 
@@ -31,6 +40,13 @@ EQUITY_TIFS = ("day", "gtc", "opg", "cls", "ioc", "fok")
 CRYPTO_TIFS = ("gtc", "ioc")  # CRYPTO: "We only support gtc and ioc time in force options for crypto orders"
 CRYPTO_TYPES = ("market", "limit", "stop_limit")  # CRYPTO Orders: "market, limit and stop_limit"
 COMPLEX_CLASSES = ("bracket", "oco", "oto")
+ORDER_CLASSES = ("simple",) + COMPLEX_CLASSES
+# FRAC_EXT: fractional qty or notional on market, limit, stop and stop_limit orders (DAY only).
+FRACTIONAL_TYPES = ("market", "limit", "stop", "stop_limit")
+# Observed (github.com/alpacahq/alpaca-java issue 44, 40010001): "bracket orders must be market or limit
+# orders". ADVANCED shows market and limit entries only: the fake takes those two.
+ENTRY_TYPES = ("market", "limit")
+CENT = Decimal("0.01")
 MARGIN_MIN_EQUITY = Decimal(2000)  # MARGIN: "you must have $2,000 or more account equity"
 # Not in the docs: paper accounts refuse crypto orders under $10 of cost basis (bodies quoted in
 # public code, e.g. "cost basis must be >= minimal amount of order 10"); conservative: keep it.
@@ -118,7 +134,14 @@ def check_fields(body: dict, asset: Traits, market_open: bool) -> tuple[Decimal 
         # ORDERS: "Valid time-in-force values for trailing stop are day and gtc" (words not documented).
         if tif not in ("day", "gtc"):
             raise AlpacaRefusal(422, 42210000, "invalid time_in_force for trailing stop order")
+    order_class = body.get("order_class") or "simple"
+    if order_class not in ORDER_CLASSES:  # ORDERS_API: order_class is simple, bracket, oco or oto
+        raise AlpacaRefusal(422, 40010001, "invalid order_class")
     if asset.crypto:
+        # CRYPTO Orders names market, limit and stop_limit orders and says nothing of bracket, OCO or
+        # OTO: silent, so conservative, refused (the words are the fake's).
+        if order_class != "simple":
+            raise AlpacaRefusal(422, 42210000, "crypto orders must be simple orders")
         # CRYPTO: gtc and ioc only; words from real bodies ("invalid crypto time_in_force", 422).
         if tif not in CRYPTO_TIFS:
             raise AlpacaRefusal(422, 42210000, "invalid crypto time_in_force")
@@ -131,6 +154,10 @@ def check_fields(body: dict, asset: Traits, market_open: bool) -> tuple[Decimal 
     # All other order types and TIFs will be rejected with an error" (words not documented).
     if body.get("extended_hours") and not asset.crypto and (kind != "limit" or tif != "day"):
         raise AlpacaRefusal(422, 42210000, "extended hours order must be DAY limit orders")
+
+    if not asset.crypto:
+        check_increment("limit_price", dec(body.get("limit_price")))
+        check_increment("stop_price", dec(body.get("stop_price")))
 
     qty, notional = dec(body.get("qty")), dec(body.get("notional"))
     # FRACTIONAL: "If both qty and notional are entered the request will be rejected".
@@ -148,19 +175,33 @@ def check_fields(body: dict, asset: Traits, market_open: bool) -> tuple[Decimal 
     if fractional and not asset.fractionable:
         raise AlpacaRefusal(422, 42210000, f'asset "{asset.symbol}" is not fractionable')
     if fractional and not asset.crypto:
-        # FRACTIONAL: "fractional trading for market and day order types"; the DAY words are
-        # Alpaca's (real bodies, 422 42210000), the market-only words are the fake's.
-        if kind != "market":
-            raise AlpacaRefusal(422, 42210000, "fractional orders must be market orders")
+        # FRACTIONAL: fractional orders are DAY orders (Alpaca's words, real bodies, 422 42210000).
         if tif != "day":
             raise AlpacaRefusal(422, 42210000, "fractional orders must be DAY orders")
-        # ORDERS: "Fractional shares and orders with notional sizes are not available during
-        # extended hours trading."
-        if body.get("extended_hours"):
-            raise AlpacaRefusal(422, 42210000, "extended hours order must be DAY limit orders")
+        # ADVANCED is for whole shares: real bodies answer a fractional bracket or OTO with "fractional
+        # orders must be simple orders" (422 42210000); OCO alike (not documented: conservative).
+        if (body.get("order_class") or "simple") != "simple":
+            raise AlpacaRefusal(422, 42210000, "fractional orders must be simple orders")
+        # FRAC_EXT: market, limit, stop and stop_limit take fractions (trailing stops are not named:
+        # conservative, refused; the words are the fake's). Fractional limit orders may be extended
+        # hours orders now (FRAC_EXT), which replaces the older ORDERS line that said they may not.
+        if kind not in FRACTIONAL_TYPES:
+            raise AlpacaRefusal(422, 42210000, f"fractional orders are not supported for {kind} orders")
     if asset.crypto:
         check_crypto_size(asset, qty, notional, limit_price=dec(body.get("limit_price")))
     return qty, notional
+
+
+def check_increment(name: str, price: Decimal | None) -> None:
+    """SUBPENNY: a price of $1.00 or more takes whole cents, under $1.00 up to four decimals. Alpaca's
+    words and code from real bodies ("invalid limit_price 11.055. sub-penny increment does not fulfill
+    minimum pricing criteria", 422 42210000, github.com/alpacahq/alpaca-trade-api-go issue 260)."""
+    if price is None:
+        return
+    step = CENT if price >= 1 else Decimal("0.0001")
+    if price <= 0 or price % step != 0:
+        raise AlpacaRefusal(422, 42210000,
+                            f"invalid {name} {s(price)}. sub-penny increment does not fulfill minimum pricing criteria")
 
 
 def check_crypto_size(asset: Traits, qty: Decimal | None, notional: Decimal | None,
@@ -233,7 +274,7 @@ def check_qty_available(asset: Traits, side: str, position: Decimal, requested: 
     if not reducing and not (asset.crypto and side == "sell"):
         return
     existing = abs(position)
-    held = sum((remaining(o, asset.price) for o in same_side_open), ZERO)
+    held = held_by_group(same_side_open, asset.price)
     available = max(ZERO, existing - held)
     if requested <= available:
         return
@@ -322,3 +363,141 @@ def check_short(asset: Traits, qty: Decimal | None, account_may_short: bool) -> 
 
 def base_currency(symbol: str) -> str:
     return symbol.split("/")[0] if "/" in symbol else symbol[:-3]
+
+
+# -- advanced orders: bracket, OTO, OCO -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exits:
+    """The exit orders a complex order asked for (None: that leg is absent)."""
+
+    take_profit: Decimal | None = None  # the take-profit's limit price
+    stop_price: Decimal | None = None  # the stop-loss's stop price
+    stop_limit: Decimal | None = None  # the stop-loss's limit price (a stop_limit leg) or None (a stop leg)
+
+
+def normalize_oco(body: dict) -> dict:
+    """ADVANCED (OCO Orders): the order's type is "limit" and it *is* the take-profit, so the take-profit's
+    limit price is the order's limit price (alpaca-py sends no limit_price of its own for an OCO)."""
+    if (body.get("order_class") or "simple") != "oco" or not isinstance(body.get("take_profit"), dict):
+        return body
+    return {**body, "limit_price": body["take_profit"].get("limit_price")}
+
+
+def _leg(body: dict, name: str) -> dict | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise AlpacaRefusal(400, 40010000, "request body format is invalid")
+    return value
+
+
+def check_order_class(body: dict, asset: Traits, intent: str) -> Exits:
+    """The class's own rules (ADVANCED); returns the exits to make. Run after check_fields."""
+    order_class = body.get("order_class") or "simple"
+    if order_class == "simple":
+        # take_profit / stop_loss on a simple order are ignored, as Alpaca does (its maintainer in
+        # github.com/alpacahq/alpaca-trade-api-go issue 181: "the TakeProfit field is simply ignored").
+        return Exits()
+    kind, tif = body.get("type"), body.get("time_in_force")
+    # ADVANCED (Bracket Orders): "time_in_force must be day or gtc"; OTO and OCO share "the rest of
+    # requirements"; the words are the fake's.
+    if tif not in ("day", "gtc"):
+        raise AlpacaRefusal(422, 42210000, f"{order_class} orders must be DAY or GTC orders")
+    # ADVANCED: "Extended hours are not supported. extended_hours must be false or omitted." (fake's words)
+    if body.get("extended_hours"):
+        raise AlpacaRefusal(422, 42210000, f"extended hours are not supported for {order_class} orders")
+    tp, sl = _leg(body, "take_profit"), _leg(body, "stop_loss")
+    tp_price = dec(tp.get("limit_price")) if tp is not None else None
+    sl_stop = dec(sl.get("stop_price")) if sl is not None else None
+    sl_limit = dec(sl.get("limit_price")) if sl is not None else None
+    # ADVANCED: the take_profit object "needs limit_price", the stop_loss "a mandatory stop_price"
+    # (words: the fake's, in the form of alpaca-py's own checks).
+    if tp is not None and tp_price is None:
+        raise AlpacaRefusal(422, 40010001, "take_profit.limit_price is required")
+    if sl is not None and sl_stop is None:
+        raise AlpacaRefusal(422, 40010001, "stop_loss.stop_price is required")
+    if order_class in ("bracket", "oco") and (tp is None or sl is None):
+        # ADVANCED: "Both take_profit.limit_price and stop_loss.stop_price must be present" (bracket);
+        # OCO: "stop_price must be present in any case" and the take-profit is the order itself.
+        raise AlpacaRefusal(422, 40010001, f"{order_class} orders require take_profit and stop_loss")
+    if order_class == "oto" and (tp is None) == (sl is None):
+        # ADVANCED (OTO): "It takes one of the take-profit or stop-loss order"; both is a bracket, so
+        # refused (conservative; the docs do not say what Alpaca answers).
+        raise AlpacaRefusal(422, 40010001, "oto orders take exactly one of take_profit or stop_loss")
+    for name, price in (("take_profit.limit_price", tp_price), ("stop_loss.stop_price", sl_stop),
+                        ("stop_loss.limit_price", sl_limit)):
+        check_increment(name, price)
+    if order_class == "oco":
+        # ADVANCED (OCO): "The type parameter must always be limit"; "currently only exit order is
+        # supported" (words: the fake's).
+        if kind != "limit":
+            raise AlpacaRefusal(422, 42210000, "oco orders must be limit orders")
+        if not intent.endswith("_to_close"):
+            raise AlpacaRefusal(422, 42210000, "oco orders must be exit orders")
+    else:
+        if kind not in ENTRY_TYPES:
+            raise AlpacaRefusal(422, 40010001, f"{order_class} orders must be market or limit orders")
+        # ADVANCED: "The first order is used to enter a new long or short position"; Alpaca's words for a
+        # bracket that would close are quoted in github.com/alpacahq/alpaca-trade-api-js issue 248.
+        if not intent.endswith("_to_open"):
+            raise AlpacaRefusal(422, 42210000, f"{order_class} orders must be entry orders")
+    return Exits(tp_price, sl_stop, sl_limit)
+
+
+def check_exit_prices(order_class: str, side: str, entry_limit: Decimal | None, exits: Exits,
+                      market: Decimal) -> None:
+    """ADVANCED ("Threshold on stop price of stop-loss orders"): the stop price must be at least $0.01 below
+    the base price for a stop-loss that sells (above, for one that buys). The base price is the take-profit's
+    limit price for OCO, the entry's limit price for a bracket or OTO with a limit entry, and "also the
+    current market price for any" (both are checked). ADVANCED (Bracket): the take-profit's limit price must
+    be on the other side, checked against the same bases for bracket and OTO. Alpaca's words, code and the
+    base_price field from real bodies: {"base_price": "10000.00", "code": 42210000, "message":
+    "stop_loss.stop_price must be <= base_price - 0.01"}, and "take_profit.limit_price must be >=
+    base_price + 0.01" (mirrored for a short)."""
+    if order_class == "simple":
+        return
+    exit_sells = side == "buy" if order_class != "oco" else side == "sell"
+    if order_class == "oco":
+        stop_bases = [exits.take_profit, market]
+        profit_bases: list[Decimal] = []
+    else:
+        stop_bases = profit_bases = [b for b in (entry_limit, market) if b is not None]
+    for base in profit_bases:
+        if exits.take_profit is None:
+            break
+        if exit_sells and exits.take_profit < base + CENT:
+            raise AlpacaRefusal(422, 42210000, "take_profit.limit_price must be >= base_price + 0.01",
+                                base_price=f"{base:.2f}")
+        if not exit_sells and exits.take_profit > base - CENT:
+            raise AlpacaRefusal(422, 42210000, "take_profit.limit_price must be <= base_price - 0.01",
+                                base_price=f"{base:.2f}")
+    for base in stop_bases:
+        if exits.stop_price is None:
+            break
+        if exit_sells and exits.stop_price > base - CENT:
+            raise AlpacaRefusal(422, 42210000, "stop_loss.stop_price must be <= base_price - 0.01",
+                                base_price=f"{base:.2f}")
+        if not exit_sells and exits.stop_price < base + CENT:
+            raise AlpacaRefusal(422, 42210000, "stop_loss.stop_price must be >= base_price + 0.01",
+                                base_price=f"{base:.2f}")
+
+
+def held_by_group(orders: Iterable[dict], price: Decimal) -> Decimal:
+    """Shares open orders hold, an OCO pair once: ADVANCED (Bracket Orders) says that without a bracket
+    "Alpaca's system would view one of the two orders as exceeding the available position quantity";
+    the group's exits share the shares, so the pair holds the larger of their remainders."""
+    groups: dict[str, Decimal] = {}
+    total = ZERO
+    for order in orders:
+        if order["status"] == "held":
+            continue  # an exit waiting for its entry holds nothing yet: there are no shares to hold
+        left = remaining(order, price)
+        group = order.get("_group")
+        if group is None:
+            total += left
+        else:
+            groups[group] = max(groups.get(group, ZERO), left)
+    return total + sum(groups.values(), ZERO)
