@@ -92,8 +92,10 @@ class GoogleSheetBackend:
     # -- the SheetBackend protocol ----------------------------------------------------------
 
     def read_config(self) -> list[list[str]]:
-        """The Config tab, one values GET; numbers unformatted ($5,000 is 5000), checkboxes TRUE/FALSE."""
-        return self.read_tab(self.config_tab, UNFORMATTED)[1]
+        """The Config tab, one values GET, as the trader sees it: "2%" and "$1.50" keep their units
+        (unformatted, Google hands both over as bare numbers, 0.02 and 1.5, and a distance could not
+        tell them apart); checkboxes read TRUE/FALSE."""
+        return self.read_tab(self.config_tab, FORMATTED)[1]
 
     def write_statuses(self, updates: Sequence[StatusUpdate]) -> list[RowKey]:
         """Locate each row by key in the tab as it is now, then write all cells in one values:batchUpdate."""

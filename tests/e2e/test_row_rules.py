@@ -53,9 +53,13 @@ def stack(tmp_path_factory):
 
 
 def post(service, action: str, symbol: str, price, **extra) -> dict:
-    answer = service.post({"action": action, "symbol": symbol, "timeframe": "15", "price": price, **extra}, wait=5)
+    answer = service.post({"action": action, "symbol": symbol, "timeframe": "15", "price": price, **extra}, wait=2.5)
     assert answer.status_code in (200, 202), answer.text
     return answer.json()
+
+
+def assert_outcome(answer: dict, expected: str) -> None:
+    assert answer["outcome"] == expected, answer.get("reason")
 
 
 def row_status(fakes, symbol: str) -> str:
@@ -81,7 +85,7 @@ def performance_row(fakes, symbol: str) -> dict[str, str] | None:
 
 def test_a_bracket_entry_takes_profit_at_the_broker_and_the_row_gets_the_credit(stack):
     fakes, service = stack
-    assert post(service, "buy", "AAPL", 100)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "AAPL", 100), "FILLED")
     assert fakes.held("AAPL") == 10  # whole shares: Alpaca takes brackets only in whole shares
     entry = next(o for o in orders_of(fakes, "AAPL") if o["order_class"] == "bracket")
     assert (entry["time_in_force"], entry["qty"]) == ("gtc", "10")
@@ -102,7 +106,7 @@ def test_a_bracket_entry_takes_profit_at_the_broker_and_the_row_gets_the_credit(
 
 def test_a_stop_loss_fills_on_the_way_down(stack):
     fakes, service = stack
-    assert post(service, "buy", "MSFT", 100)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "MSFT", 100), "FILLED")
     entry = next(o for o in orders_of(fakes, "MSFT") if o["order_class"] == "oto")
     assert entry["qty"] == "10"
     fakes.alpaca.set_price("MSFT", "98.5")
@@ -112,7 +116,7 @@ def test_a_stop_loss_fills_on_the_way_down(stack):
 
 def test_a_trailing_stop_follows_the_price_up_and_fills_on_the_way_down(stack):
     fakes, service = stack
-    assert post(service, "buy", "TSLA", 200)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "TSLA", 200), "FILLED")
     wait_for(lambda: any(o["type"] == "trailing_stop" for o in orders_of(fakes, "TSLA")), "the trailing stop", 10)
     trail = next(o for o in orders_of(fakes, "TSLA") if o["type"] == "trailing_stop")
     assert (trail["side"], trail["qty"], trail["trail_percent"], trail["time_in_force"]) == ("sell", "10", "1", "gtc")
@@ -127,7 +131,7 @@ def test_a_trailing_stop_follows_the_price_up_and_fills_on_the_way_down(stack):
 
 def test_a_flip_cancels_the_rows_exits_first_and_completes(stack):
     fakes, service = stack
-    assert post(service, "buy", "NVDA", 100)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "NVDA", 100), "FILLED")
     assert fakes.held("NVDA") == 10
     flipped = post(service, "sell", "NVDA", 100)
     assert flipped["outcome"] == "FILLED", flipped
@@ -143,23 +147,23 @@ def test_a_flip_cancels_the_rows_exits_first_and_completes(stack):
 
 def test_long_only_turns_sell_into_a_close(stack):
     fakes, service = stack
-    assert post(service, "buy", "AMD", 100)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "AMD", 100), "FILLED")
     answer = post(service, "sell", "AMD", 100)
     assert answer["outcome"] == "WAITING" and "long only" in answer["reason"]
     assert fakes.held("AMD") == 0
-    assert post(service, "sell", "AMD", 100)["outcome"] == "WAITING"
+    assert_outcome(post(service, "sell", "AMD", 100), "WAITING")
     assert fakes.held("AMD") == 0  # never short
 
 
 def test_sizes_in_shares_percent_of_equity_and_from_the_alert(stack):
     fakes, service = stack
-    assert post(service, "buy", "INTC", 40)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "INTC", 40), "FILLED")
     assert fakes.held("INTC") == 25
     equity = fakes.alpaca.equity()
-    assert post(service, "buy", "ORCL", 100)["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "ORCL", 100), "FILLED")
     notional = Decimal(next(o for o in orders_of(fakes, "ORCL"))["notional"])
     assert abs(notional - equity / 10) < 1  # 10% of equity when the alert was decided
-    assert post(service, "buy", "CSCO", 50, quantity="7")["outcome"] == "FILLED"
+    assert_outcome(post(service, "buy", "CSCO", 50, quantity="7"), "FILLED")
     assert fakes.held("CSCO") == 7
     missing = post(service, "sell", "CSCO", 50)
     assert missing["outcome"] == "FAILED" and "carries no quantity" in missing["reason"]
@@ -182,7 +186,7 @@ def test_an_extended_hours_entry_with_the_market_closed(stack):
     fakes.alpaca.market.close()
     fakes.alpaca.market.extended_session(True)
     try:
-        answer = service.post({"action": "buy", "symbol": "UBER", "timeframe": "15", "price": 100}, wait=40)
+        answer = service.post({"action": "buy", "symbol": "UBER", "timeframe": "15", "price": 100}, wait=2.5)
         order = next(o for o in orders_of(fakes, "UBER"))
         assert (order["type"], order["extended_hours"], order["time_in_force"], order["limit_price"]) == \
             ("limit", True, "day", "100.1"), order

@@ -110,15 +110,25 @@ def test_service_account_token_flow_really_runs(backend, fake):
     assert anonymous.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
-def test_config_reads_dollar_amounts_unformatted_and_checkboxes(backend, fake):
+def test_config_reads_what_the_trader_sees_and_checkboxes(backend, fake):
     values = backend.read_config()
-    assert fake.values(SHEET, "Config")[1][1] == "$5,000", "the trader still sees a formatted amount"
-    assert values[1][:4] == ["AAPL", "5000", "TRUE", "15 Min"]
+    assert fake.values(SHEET, "Config")[1][1] == "$5,000", "the trader sees a formatted amount"
+    assert values[1][:4] == ["AAPL", "$5,000", "TRUE", "15 Min"]
     snapshot = parse_config(values)
     aapl = snapshot.find("AAPL", 15)
     assert aapl.position_size == Decimal("5000") and aapl.active
     assert not snapshot.find("TSLA", 30).active
     assert len(fake.requests("read")) == 1, "one values GET per Config read"
+
+
+def test_percent_and_dollar_cells_keep_their_units(backend, fake):
+    """Typed into Google, "2%" becomes the number 0.02 and "$1.50" the number 1.5; read formatted,
+    each keeps the unit the trader typed, so a distance is never taken for the other kind."""
+    fake.set_values(SHEET, "Config", [["symbol", "position_size", "active", "Time Frame", "Take Profit", "Stop Loss"],
+                                      ["AAPL", "10%", True, "15 Min", "2%", "$1.50"]])
+    row = parse_config(backend.read_config()).find("AAPL", 15)
+    assert row.problem == ""
+    assert (row.size.text, row.rules.take_profit.text, row.rules.stop_loss.text) == ("10%", "2%", "$1.5")
 
 
 # -- status writes ----------------------------------------------------------------------------------
