@@ -7,7 +7,7 @@ what the alert would do now: that one reads the Config and the broker, as ``nova
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -126,16 +126,26 @@ def _await_outcome(journal, alert_id: str, wait: float):
     return None
 
 
+def _amount(text: str | None) -> int | float | str | None:
+    """The row's size: dollars as a number (as the original bot answered), else as the row says it
+    ("25 sh", "10%", "alert")."""
+    if not text:
+        return None
+    try:
+        return json_number(Decimal(text))
+    except InvalidOperation:
+        return text
+
+
 def _outcome(record: dict) -> dict:
     """The answer the original bot gave, plus the alert id, outcome and reason."""
     orders = [o for o in record["orders"] if o.get("broker_order_id")]
-    amount = Decimal(record["amount"]) if record["amount"] else None
     return {
         "status": OUTCOME_WORDS.get(record["status"], "accepted"),
         "action": (record["action"] or "").upper(),
         "symbol": record["symbol"],
         "timeframe": record["row_timeframe"] or record["timeframe"],
-        "amount": json_number(amount) if amount else None,
+        "amount": _amount(record["amount"]),
         "order_id": orders[-1]["broker_order_id"] if orders else None,
         "alert_id": record["id"],
         "outcome": record["status"],
