@@ -378,6 +378,11 @@ class SimulatedBroker:
     def find_order(self, client_order_id: str) -> OrderState | None:
         return self._order(self._db(), client_order_id)
 
+    def label(self, client_order_id: str) -> str:
+        """What a trader calls the order: take-profit, stop-loss, trailing stop, limit or market."""
+        row = self._row(self._db(), client_order_id)
+        return exits.label(row) if row is not None else "order"
+
     def orders(self, client_order_ids: Sequence[str]) -> dict[str, OrderState]:
         found = {}
         for cid in client_order_ids:
