@@ -220,6 +220,8 @@ class SimulatedBroker:
         held = self.position(order.symbol).qty
         basis = order.limit_price if order.order_type == "limit" else price
         qty, reason = order.qty, ""
+        # time_in_force is kept but never acted on: the simulator's market never closes, so a DAY
+        # order never expires here (and an extended-hours limit is just a limit).
         if basis is None and (order.order_type == "market" or qty is None):
             reason = (f"no price for {order.symbol}: the simulator fills at the alert's price, "
                       "so add \"price\": \"{{close}}\" to the alert")
@@ -327,7 +329,7 @@ class SimulatedBroker:
             self._update(db, leg["client_order_id"], waiting=0, qty=plain(qty))
             changed.append(leg["client_order_id"])
         if row["parent"]:
-            why = f"canceled: the {exits.label(row)} filled (one cancels the other)"
+            why = f"the {exits.label(row)} filled: one cancels the other"
             changed += self._cancel_pending(db, self._siblings(db, row), why)
         return changed
 
@@ -414,13 +416,13 @@ class SimulatedBroker:
             row = self._row(db, client_order_id)
             if row is None or row["status"] != PENDING:
                 return
-            changed = self._cancel_pending(db, [client_order_id], "canceled")
+            changed = self._cancel_pending(db, [client_order_id], "the order was canceled in the simulator")
             legs = [r["client_order_id"] for r in db.execute(
                 "SELECT client_order_id FROM orders WHERE parent=?", (client_order_id,))]
-            changed += self._cancel_pending(db, legs, "canceled with its entry order")
+            changed += self._cancel_pending(db, legs, "its entry order was canceled")
             if row["parent"]:
                 changed += self._cancel_pending(db, self._siblings(db, row),
-                                                f"canceled with the {exits.label(row)} (one cancels the other)")
+                                                f"the {exits.label(row)} was canceled: one cancels the other")
         self._announce(changed)
 
     # -- pushing changes -------------------------------------------------------------------

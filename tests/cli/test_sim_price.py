@@ -47,7 +47,7 @@ def test_a_price_that_reaches_the_take_profit_fills_it_and_says_so(data_dir):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "AAPL 102.50: take-profit sell 10 AAPL filled at 102.00",
-        "AAPL 102.50: stop-loss sell 10 AAPL canceled (canceled: the take-profit filled (one cancels the other))",
+        "AAPL 102.50: stop-loss sell 10 AAPL canceled (the take-profit filled: one cancels the other)",
     ]
     assert service.latest_price("AAPL") == D("102.5")
     assert service.find_order(take).status == FILLED and service.find_order(stop).status == CANCELED
