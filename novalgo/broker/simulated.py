@@ -92,7 +92,7 @@ class SimulatedBroker:
         self._listeners: list[Callable[[OrderState], None]] = []
         self._connections = ThreadConnections(self.path)
         self._connections.prepare(SCHEMA, {"orders": exits.ORDER_COLUMNS})
-        self._db().executescript(INDEXES)
+        self._connections.prepare(INDEXES)  # under the same lock: several workers open a new file at once
         self._db().execute("INSERT OR IGNORE INTO cash (id, amount) VALUES (1, ?)", (str(starting_cash),))
 
     def _db(self) -> sqlite3.Connection:

@@ -256,3 +256,19 @@ def test_changes_the_listener_made_itself_are_not_heard_twice(broker, heard):
     bracket(broker)
     count = len(heard)
     assert handle.check() == 0 and len(heard) == count
+
+
+def test_a_data_dir_from_before_resting_orders_keeps_its_orders(data_dir):
+    import sqlite3
+
+    from novalgo.broker.simulated import SCHEMA
+
+    data_dir.mkdir(parents=True)
+    with sqlite3.connect(data_dir / "simbroker.sqlite3") as db:
+        db.executescript(SCHEMA)
+        db.execute("INSERT INTO orders VALUES ('nva-old-0', 'b1', 'AAPL', 'buy', '10', NULL, 'filled', '10', '100', "
+                   "'', 0)")
+    broker = SimulatedBroker(data_dir, watch_every=0)
+    old = broker.find_order("nva-old-0")
+    assert (old.status, old.filled_qty, old.order_type, old.legs) == (FILLED, 10, "market", ())
+    assert broker.submit(order("buy", "1", "100", take_profit="110")).legs[0].status == PENDING
