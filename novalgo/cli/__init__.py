@@ -9,6 +9,7 @@ from novalgo.cli.notify import notify
 from novalgo.cli.pnl import pnl
 from novalgo.cli.serve import serve
 from novalgo.cli.sheet import sheet
+from novalgo.cli.sim import sim
 from novalgo.cli.try_alert import try_alert
 
 
@@ -18,5 +19,5 @@ def main() -> None:
     """NovAlgo: TradingView alerts to Alpaca orders, configured from a Google Sheet."""
 
 
-for command in (serve, check, sheet, pnl, try_alert, notify):
+for command in (serve, check, sheet, pnl, try_alert, notify, sim):
     main.add_command(command)
