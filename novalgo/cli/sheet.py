@@ -17,13 +17,18 @@ def sheet() -> None:
 
 @sheet.command("init")
 def init() -> None:
-    """Create or repair the Config, Performance and Activity tabs; safe to run again."""
+    """Create or repair the Config, Performance, Activity and Settings tabs; safe to run again."""
     settings = load_settings()
     if settings.sheet_kind == "local":
+        from novalgo.domain.config_rows import GUARD_COLUMNS
         from novalgo.sheet.local import LocalSheetBackend
 
-        folder = LocalSheetBackend.from_settings(settings).folder
-        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {folder} ({settings.config_tab}.csv is ready to edit).")
+        backend = LocalSheetBackend.from_settings(settings)
+        added = backend.add_config_columns(GUARD_COLUMNS)
+        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {backend.folder} ({settings.config_tab}.csv and "
+                   f"{settings.settings_tab}.csv are ready to edit).")
+        if added:
+            click.echo(f"  - added the {', '.join(added)} columns to {settings.config_tab}.csv")
         return
     from novalgo.sheet.google import GoogleSheetBackend
     from novalgo.sheet.google_setup import prepare_google_sheet

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from novalgo.domain import statuses
+from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
+from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, SETTING,
+                                   TRADING, VALUE)
 
 # Every time NovAlgo writes into the sheet (Last Updated, Activity, Performance) reads alike.
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
@@ -37,6 +40,28 @@ PERFORMANCE_HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trade
 BREAKDOWN_HEADERS = ("symbol", "Time Frame", "total_trades", "winning_trades", "losing_trades", "win_rate",
                      "total_pnl", "avg_pnl_per_trade", "best_trade", "worst_trade")
 ACTIVITY_HEADERS = ("time", "symbol", "timeframe", "action", "status", "reason", "qty", "fill price", "latency ms")
+
+# The Config tab's guard-rail columns, each with the note `sheet init` puts on its header.
+GUARD_NOTES = (
+    (TRADING_HOURS, "Entries only in this window, e.g. 09:45-15:30 (US/Eastern unless a zone follows: "
+                    "08:00-16:30 Europe/London). Outside it, buys/sells that would open or add are SKIPPED; "
+                    "closes and exits always go. Empty: any time."),
+    (FLATTEN_AT, "On trading days, close this row's position at this time, e.g. 15:55 (US/Eastern unless a "
+                 "zone follows), and take no new entry after it that day. Empty: positions may stay overnight."),
+    (MAX_TRADES, "At most this many entries a day (US/Eastern trading day); later ones are SKIPPED. "
+                 "Empty: no cap."),
+)
+
+# The Settings tab: one account-wide guard a row, by name; the environment has the same five.
+SETTINGS_HEADERS = (SETTING, VALUE, "What it does")
+SETTINGS_ROWS = (
+    (TRADING, "on", "on or off. Off pauses every entry; closes and exits still go."),
+    (MAX_DAILY_LOSS, "", "Dollars (500) or percent of the day's starting equity (2%). When the day's P&L "
+                         "reaches it, entries stop until the next trading day. Empty: no limit."),
+    (FLATTEN_ON_MAX_LOSS, "FALSE", "Checked: reaching the max daily loss also closes every position."),
+    (MAX_OPEN_POSITIONS, "", "An entry in a new symbol beyond this many open positions is skipped. Empty: no cap."),
+    (MAX_EXPOSURE, "", "Dollars of gross market value (longs + shorts) an entry may not pass. Empty: no cap."),
+)
 
 PROTECTION_NOTE = "Written by NovAlgo: edits here are overwritten"
 

@@ -64,6 +64,7 @@ class Cell:
     value: Any = None            # str | bool | Decimal | None (empty)
     number_format: tuple[str, int] | None = None  # ("CURRENCY" | "PERCENT", decimals)
     validation: dict | None = None
+    note: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -702,6 +703,8 @@ class SheetsFake:
                     data["formattedValue"] = _formatted(cell)
                 if cell.validation:
                     data["dataValidation"] = copy.deepcopy(cell.validation)
+                if cell.note:
+                    data["note"] = cell.note
                 cells.append(data)
             while cells and not cells[-1]:
                 cells.pop()
@@ -773,6 +776,16 @@ class SheetsFake:
         for r in range(r0, r1):
             for c in range(c0, c1):
                 tab.cell(r, c).validation = copy.deepcopy(rule) if rule else None
+
+    def _req_repeatCell(self, book: Spreadsheet, args: dict) -> None:
+        if args.get("fields") != "note":
+            raise ApiError(400, f"Unsupported fields in this fake: {args.get('fields')}")
+        grid = args.get("range", {})
+        tab = book.tab_by_id(grid.get("sheetId", 0))
+        r0, c0, r1, c1 = _grid_span(tab, grid)
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                tab.cell(r, c).note = args.get("cell", {}).get("note")
 
     def _req_addConditionalFormatRule(self, book: Spreadsheet, args: dict) -> None:
         rule = copy.deepcopy(args.get("rule", {}))

@@ -296,7 +296,8 @@ def test_sheet_init_repairs_the_tabs_and_a_second_run_writes_nothing(monkeypatch
 
     config = fake.tab(SHEET, "Config")
     assert fake.values(SHEET, "Config")[0] == ["Notes", "symbol", "Time Frame", "position_size", "active",
-                                               "Order Status", "Last Updated"], "the trader's columns never move"
+                                               "Order Status", "Last Updated", "Trading Hours", "Flatten At",
+                                               "Max Trades/Day"], "the trader's columns never move"
     assert all(t.frozen_rows == 1 for t in fake.books[SHEET].tabs)
     assert config.peek(1, 4).validation["condition"] == {"type": "BOOLEAN"}
     assert [v["userEnteredValue"] for v in config.peek(5, 2).validation["condition"]["values"]] == list(TIMEFRAME_CHOICES)
