@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from novalgo.broker.base import Broker
 from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.executor import Executor
+from novalgo.engine.flatten import FLATTEN_EVERY, FlattenSchedule
+from novalgo.engine.guards import WATCH_EVERY, Guards
 from novalgo.engine.journal import Journal
 from novalgo.engine.performance import PerformanceUpdater
 from novalgo.engine.wakeup import Wakeup
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.cache import ConfigCache
+from novalgo.sheet.settings_tab import SettingsTabCache
 from novalgo.sheet.status_writer import StatusWriter
 
 JOURNAL_FILE = "journal.sqlite3"
 SNAPSHOT_FILE = "config_snapshot.json"
+SETTINGS_SNAPSHOT_FILE = "settings_snapshot.json"  # the Settings tab as last read, for /health
 LEADER_FILE = "leader.lock"
 TRACK_EVERY = 2.0  # seconds between batched reads of orders still open at the broker
 # Activity appends share the sheet's write budget with status flushes: a batch every few
@@ -36,6 +40,7 @@ class Services:
     executor: Executor
     performance: PerformanceUpdater
     wakeup: Wakeup  # the request path wakes the leader's dispatcher, in whichever process it runs
+    guards: Guards | None = None  # the guard rails: ask ``check_entry`` before an entry goes
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -79,14 +84,20 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                         cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
     wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
-    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup)
+    tab = SettingsTabCache(sheet, ttl, settings.data_dir / SETTINGS_SNAPSHOT_FILE)
+    guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify)
+    return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
+                    guards)
 
 
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
+    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),
         ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
+        ("novalgo-flatten", FLATTEN_EVERY, flatten.run_once),
+        ("novalgo-guards", WATCH_EVERY, services.guards.watch),
     ]
