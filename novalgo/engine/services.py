@@ -79,13 +79,14 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
     config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE,
                          refresh_in_background=sheet.kind == "google")
     writer = StatusWriter(sheet, settings.timezone)
+    wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
+    tab = SettingsTabCache(sheet, ttl, settings.data_dir / SETTINGS_SNAPSHOT_FILE,
+                           refresh_in_background=sheet.kind == "google")
+    guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify)
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip",
                         cancel_other_orders=settings.cancel_other_orders)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
-    wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
-    tab = SettingsTabCache(sheet, ttl, settings.data_dir / SETTINGS_SNAPSHOT_FILE)
-    guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
                     guards)
 

@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class SettingsTabCache:
-    def __init__(self, backend: SheetBackend, ttl: float, snapshot_path: Path | None, clock=time.monotonic):
+    def __init__(self, backend: SheetBackend, ttl: float, snapshot_path: Path | None, clock=time.monotonic,
+                 refresh_in_background: bool = False):
         self.backend = backend
+        # With a remote sheet, a TTL refresh runs in its own thread once a copy exists: a slow
+        # Sheets read must not hold the alert that asked.
+        self.refresh_in_background = refresh_in_background
         self.ttl = ttl
         self.snapshot_path = snapshot_path
         self.clock = clock
@@ -35,13 +39,21 @@ class SettingsTabCache:
     def guards(self) -> tuple[AccountGuards, list[str]]:
         """The tab's guards and the problems of cells that could not be read, refreshed past the TTL."""
         if self.clock() - self._fetched >= self.ttl:
-            self.refresh()
+            if self.refresh_in_background and self._values is not None:
+                if self._lock.acquire(blocking=False):
+                    threading.Thread(target=self._refresh_held, name="novalgo-settings-refresh", daemon=True).start()
+            else:
+                self.refresh()
         return parse_settings_tab(self._values or [])
 
     def refresh(self) -> None:
         """Read the tab once; on failure keep the last good cells (from disk after a restart)."""
         if not self._lock.acquire(blocking=self._values is None):
             return  # another thread is reading: use what we have
+        self._refresh_held()
+
+    def _refresh_held(self) -> None:
+        """One read, the caller holding the lock (released here)."""
         try:
             started = self.clock()
             try:
