@@ -41,6 +41,7 @@ WATCH_EVERY = 15.0  # seconds between the leader's looks at the day's loss
 TRIP_KEY = "guards:loss-trip:{day}"
 START_KEY = "guards:start-equity:{day}"
 FLATTEN_KEY = "guards:flatten:{day}:{symbol}"
+TRIPPED = "max daily loss reached: entries stop until the next trading day"
 
 
 def tripped_on(journal: Journal, day: date) -> str | None:
@@ -48,8 +49,10 @@ def tripped_on(journal: Journal, day: date) -> str | None:
     return journal.get_meta(TRIP_KEY.format(day=day.isoformat()))
 
 
-def pause_reasons(env: AccountGuards, tab: AccountGuards, journal: Journal, now: datetime) -> list[str]:
-    """Why every entry is refused right now, from stored state only (no broker or sheet read)."""
+def pause_reasons(env: AccountGuards, tab: AccountGuards, journal: Journal, now: datetime,
+                  amounts: bool = True) -> list[str]:
+    """Why every entry is refused right now, from stored state only (no broker or sheet read).
+    ``amounts=False`` leaves the account's dollars out (for the public /health)."""
     reasons = []
     if env.paused:
         reasons.append("trading is off (NOVALGO_TRADING=off)")
@@ -57,7 +60,7 @@ def pause_reasons(env: AccountGuards, tab: AccountGuards, journal: Journal, now:
         reasons.append("trading is off on the Settings tab")
     tripped = tripped_on(journal, trading_day(now))
     if tripped:
-        reasons.append(tripped)
+        reasons.append(tripped if amounts else TRIPPED)
     return reasons
 
 

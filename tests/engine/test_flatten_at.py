@@ -97,9 +97,9 @@ def test_a_holiday_is_skipped_when_the_calendar_says_so(services, settings):
 
 
 def test_an_unreadable_flatten_time_flattens_nothing_and_breaks_nothing(services, settings, caplog):
-    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "five to four"]])
     journal_alert(services, alert_body("buy", "AAPL", "15", 200))
     run_queue(services)
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "five to four"]])
     flatten = schedule(services, Clock(eastern(4, 16, 0)))
     assert flatten.run_once() == [] and flatten.run_once() == []
     assert sum("Flatten At 'five to four'" in r.message for r in caplog.records) == 1

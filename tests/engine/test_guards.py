@@ -221,3 +221,12 @@ def test_a_flip_replaces_the_symbols_exposure_rather_than_adding_to_it(services)
     assert guards.check_plan("AAPL", row(), add, Decimal(200)) is not None
     close = OrderPlan((OrderLeg(CLOSING, "sell", qty=Decimal(40)),), "WAITING")
     assert guards.check_plan("AAPL", row(), close, None) is None, "a close is never refused"
+
+
+def test_health_says_entries_are_paused_after_a_trip_without_showing_the_accounts_dollars(services, client):
+    broker = StubBroker(equity=Decimal(90000))
+    guards = Guards(services.journal, broker, services.config, AccountGuards(max_daily_loss=LossLimit(Decimal(500), False)))
+    guards.on_trip = lambda text: None
+    assert "$10,000.00" in guards.watch()
+    seen = client.get("/health").get_json()["entries"]
+    assert seen == {"paused": True, "why": ["max daily loss reached: entries stop until the next trading day"]}
