@@ -15,12 +15,18 @@ from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, TRADING,
+                                   AccountGuards, account_guards)
 from novalgo.errors import SettingsError
 
 # TradingView sends webhooks only from these addresses (its own documentation).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 SECRET_FILE_NAME = "webhook_secret"
+# The account-wide guards, as environment variables (the Settings tab has the same five).
+GUARD_VARIABLES = {"NOVALGO_TRADING": TRADING, "NOVALGO_MAX_DAILY_LOSS": MAX_DAILY_LOSS,
+                   "NOVALGO_FLATTEN_ON_MAX_LOSS": FLATTEN_ON_MAX_LOSS,
+                   "NOVALGO_MAX_OPEN_POSITIONS": MAX_OPEN_POSITIONS, "NOVALGO_MAX_EXPOSURE": MAX_EXPOSURE}
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
@@ -118,6 +124,9 @@ class Settings:
 
     # Live notifications (Slack, Discord, Telegram, email), written by the leader from the outbox.
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # Guard rails: these and the Settings tab both apply, the stricter of the two winning.
+    guards: AccountGuards = AccountGuards()
+    settings_tab: str = "Settings"
 
     @property
     def sheet_kind(self) -> str:
@@ -182,6 +191,8 @@ class Settings:
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),
             notify=_notify_settings(reader),
+            guards=_guards(reader),
+            settings_tab=reader.text("NOVALGO_SETTINGS_TAB", "Settings"),
         )
         problems = reader.problems
         if bool(values["alpaca_key_id"]) != bool(values["alpaca_secret_key"]):
@@ -328,6 +339,20 @@ class EnvReader:
             self.problems.append(f"{name}={raw!r}: expected one of {', '.join(allowed)}")
             return default
         return raw
+
+
+def _guards(reader: EnvReader) -> AccountGuards:
+    """NOVALGO_TRADING and the other account guards; a value that cannot be read is a problem."""
+    values: dict[str, str] = {}
+    for variable, name in GUARD_VARIABLES.items():
+        raw = reader.text(variable)
+        if raw is None:
+            continue
+        problems = account_guards({name: raw})[1]
+        reader.problems += [f"{variable}={raw!r}: {problem}" for problem in problems]
+        if not problems:
+            values[name] = raw
+    return account_guards(values)[0]
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -17,17 +17,18 @@ def sheet() -> None:
 
 @sheet.command("init")
 def init() -> None:
-    """Create or repair the Config, Performance and Activity tabs; safe to run again."""
+    """Create or repair the Config, Performance, Activity and Settings tabs; safe to run again."""
     settings = load_settings()
     if settings.sheet_kind == "local":
         from novalgo.sheet.local import LocalSheetBackend
 
         backend = LocalSheetBackend.from_settings(settings)
         added = backend.add_missing_columns()
+        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {backend.folder} ({settings.config_tab}.csv and "
+                   f"{settings.settings_tab}.csv are ready to edit).")
         if added:
-            click.echo(f"Added the {', '.join(added)} column{'s' if len(added) > 1 else ''} to {settings.config_tab}.csv.")
-        click.echo(f"No NOVALGO_SHEET_ID: the sheet is CSV files in {backend.folder} "
-                   f"({settings.config_tab}.csv is ready to edit).")
+            click.echo(f"  - added the {', '.join(added)} column{'s' if len(added) > 1 else ''} to "
+                       f"{settings.config_tab}.csv")
         return
     from novalgo.sheet.google import GoogleSheetBackend
     from novalgo.sheet.google_setup import prepare_google_sheet

@@ -55,6 +55,7 @@ class Executor:
     fill_wait: float
     skip_outside_hours: bool = False
     cancel_other_orders: bool = True
+    guards: Any = None  # the guard rails (engine/guards.py): asked before any entry goes
     clock: Any = time.time
     sleep: Any = time.sleep
     _read_since_close: bool = field(default=False, init=False)  # the tracker's pass after the close
@@ -117,12 +118,33 @@ class Executor:
             return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
+        plan = self._guarded(symbol, row, plan, price)
+        if not plan.legs:
+            return self._finish(alert, plan.status, plan.reason, row=row)
         extended = any(leg.extended_hours for leg in plan.legs)
         if self.skip_outside_hours and not extended and not self._trades_now(symbol):
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
         # The alert's price rides along as a hint (the simulator fills at it; Alpaca ignores it).
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
         return self._send_legs(self.journal.get(alert["id"]))
+
+    def _guarded(self, symbol: str, row: ConfigRow, plan: OrderPlan, price: Decimal | None) -> OrderPlan:
+        """The plan the guard rails allow: an entry they refuse is SKIPPED, but a flip's close still
+        goes (closes and exits always do), leaving the row flat."""
+        if self.guards is None:
+            return plan
+        try:
+            refusal = self.guards.check_plan(symbol, row, plan, price)
+        except ValueError as e:  # a guard cell of the row that cannot be read
+            refusal, failed = str(e), True
+        else:
+            failed = False
+        if not refusal:
+            return plan
+        closes = tuple(leg for leg in plan.legs if leg.purpose == "close")
+        if closes:
+            return OrderPlan(closes, statuses.WAITING, f"closed the position; no new entry: {refusal}")
+        return OrderPlan((), statuses.FAILED if failed else statuses.SKIPPED, refusal)
 
     def _plan(self, alert: dict[str, Any], row: ConfigRow) -> OrderPlan:
         return plan_alert(alert_of(alert), row, self.broker, self.journal.open_orders(alert["symbol"]))[1]

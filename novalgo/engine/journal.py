@@ -509,6 +509,38 @@ class Journal:
         value = self.get_meta("executor_heartbeat")
         return float(value) if value else None
 
+    # -- guard rails: alerts the leader makes itself, once; the day's entries ----------------
+
+    def add_once(self, key: str, alert: Alert, stored_body: str, source: str) -> str | None:
+        """Queue an alert the leader makes itself (a scheduled or guard CLOSE) at most once per
+        ``key``, across restarts and workers: the key and the alert are one transaction.
+        ``source`` is kept where a webhook's address goes. Returns its id, or None if done before."""
+        now = self.clock()
+        alert_id = secrets.token_hex(8)
+        with self._tx() as db:
+            if db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?,?)", (key, alert_id)).rowcount == 0:
+                return None
+            db.execute(
+                "INSERT INTO alerts (id, received_at, body_hash, body, source_ip, action, symbol, timeframe, "
+                "timeframe_minutes, price, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (alert_id, now, body_hash(stored_body), stored_body, source, alert.action, alert.symbol,
+                 alert.timeframe, alert.timeframe_minutes, _text(alert.price), statuses.QUEUED))
+        return alert_id
+
+    def set_meta_once(self, key: str, value: str) -> bool:
+        """Store ``key`` unless it is there already; True if this call stored it."""
+        with self._tx() as db:
+            return db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?,?)", (key, value)).rowcount == 1
+
+    def entries_since(self, symbol: str, row_minutes: int, since: float) -> int:
+        """Alerts of one Config row since a time whose opening order went to the broker and did not
+        end unfilled (an entry that was refused or cancelled empty is not a trade)."""
+        return self._db().execute(
+            "SELECT COUNT(DISTINCT a.id) FROM alerts a JOIN orders o ON o.alert_id = a.id "
+            "WHERE a.symbol=? AND a.row_minutes=? AND o.purpose='open' AND o.created_at>=? "
+            f"AND (o.state IN ({','.join('?' * len(OPEN_AT_BROKER))}) OR CAST(o.filled_qty AS REAL) > 0)",
+            (symbol, row_minutes, since, *OPEN_AT_BROKER)).fetchone()[0]
+
 
 EXIT_SOURCE = "exit"  # the source of an exit's own alert record (where a webhook's IP would be)
 

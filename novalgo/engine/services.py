@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from novalgo.broker.base import Broker
 from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.executor import Executor
+from novalgo.engine.flatten import FLATTEN_EVERY, FlattenSchedule
+from novalgo.engine.guards import WATCH_EVERY, Guards
 from novalgo.engine.journal import Journal
 from novalgo.engine.outbox import Outbox
 from novalgo.engine.performance import PerformanceUpdater
@@ -14,10 +16,12 @@ from novalgo.engine.wakeup import Wakeup
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.cache import ConfigCache
+from novalgo.sheet.settings_tab import SettingsTabCache
 from novalgo.sheet.status_writer import StatusWriter
 
 JOURNAL_FILE = "journal.sqlite3"
 SNAPSHOT_FILE = "config_snapshot.json"
+SETTINGS_SNAPSHOT_FILE = "settings_snapshot.json"  # the Settings tab as last read, for /health
 LEADER_FILE = "leader.lock"
 TRACK_EVERY = 2.0  # seconds between batched reads of orders still open at the broker
 # Activity appends share the sheet's write budget with status flushes: a batch every few
@@ -38,6 +42,7 @@ class Services:
     performance: PerformanceUpdater
     wakeup: Wakeup  # the request path wakes the leader's dispatcher, in whichever process it runs
     outbox: Outbox  # live notifications: add_event() for what is not an alert's outcome
+    guards: Guards | None = None  # the guard rails: ask ``check_entry`` before an entry goes
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -76,22 +81,30 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
     config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE,
                          refresh_in_background=sheet.kind == "google")
     writer = StatusWriter(sheet, settings.timezone)
+    wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
+    tab = SettingsTabCache(sheet, ttl, settings.data_dir / SETTINGS_SNAPSHOT_FILE,
+                           refresh_in_background=sheet.kind == "google")
+    outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings)
+    # A guard's trip (daily loss) is told once, to every channel that hears failures.
+    guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify,
+                    on_trip=lambda text: outbox.add_event("guard", text, "failures"))
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip",
-                        cancel_other_orders=settings.cancel_other_orders)
+                        cancel_other_orders=settings.cancel_other_orders, guards=guards)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
-    wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
-    outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
-                    outbox)
+                    outbox, guards)
 
 
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
+    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),
         ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
         *services.outbox.loops(),  # one sender per notification channel
+        ("novalgo-flatten", FLATTEN_EVERY, flatten.run_once),
+        ("novalgo-guards", WATCH_EVERY, services.guards.watch),
     ]

@@ -22,6 +22,10 @@ class SheetBackend(Protocol):
     def read_config(self) -> list[list[str]]:
         """The Config tab's cells, header row first, numbers unformatted. Raises SheetUnavailable."""
 
+    def read_settings(self) -> list[list[str]]:
+        """The Settings tab's cells as shown ("2%" stays "2%"); [] when there is no such tab.
+        Raises SheetUnavailable."""
+
     def write_statuses(self, updates: Sequence[StatusUpdate]) -> list[RowKey]:
         """Write Order Status / Last Updated for each key in one batch, locating rows now.
 

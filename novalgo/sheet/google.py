@@ -36,6 +36,10 @@ class SheetNotShared(SheetUnavailable):
     """Google refused the service account (403) or cannot see the spreadsheet (404)."""
 
 
+class TabMissing(SheetUnavailable):
+    """The spreadsheet has no tab of that name (Google: "Unable to parse range")."""
+
+
 class ServiceAccount(service_account.Credentials):
     """google-auth's service account, minus the "regional access boundary" lookup.
 
@@ -69,12 +73,14 @@ class GoogleSheetBackend:
     min_flush_interval = 3.0
 
     def __init__(self, http: SheetsHTTPClient, spreadsheet_id: str, *, config_tab: str = "Config",
-                 performance_tab: str = "Performance", activity_tab: str = "Activity", account_email: str = ""):
+                 performance_tab: str = "Performance", activity_tab: str = "Activity", account_email: str = "",
+                 settings_tab: str = "Settings"):
         self.http = http
         self.spreadsheet_id = spreadsheet_id
         self.config_tab = config_tab
         self.performance_tab = performance_tab
         self.activity_tab = activity_tab
+        self.settings_tab = settings_tab
         self.account_email = account_email
         self._sheet_ids: dict[str, int] = {}
         self._lock = threading.Lock()  # one write at a time, so each reads the tab as the last one left it
@@ -87,7 +93,7 @@ class GoogleSheetBackend:
         http = client.http_client.configure(api_url=settings.sheets_api_url, limiter=limiter, retry=retry, sleep=sleep)
         return cls(http, settings.sheet_id or "", config_tab=settings.config_tab,
                    performance_tab=settings.performance_tab, activity_tab=settings.activity_tab,
-                   account_email=credentials.service_account_email)
+                   account_email=credentials.service_account_email, settings_tab=settings.settings_tab)
 
     # -- the SheetBackend protocol ----------------------------------------------------------
 
@@ -96,6 +102,13 @@ class GoogleSheetBackend:
         (unformatted, Google hands both over as bare numbers, 0.02 and 1.5, and a distance could not
         tell them apart); checkboxes read TRUE/FALSE."""
         return self.read_tab(self.config_tab, FORMATTED)[1]
+
+    def read_settings(self) -> list[list[str]]:
+        """The Settings tab as shown (a "2%" cell reads "2%", not 0.02); [] when the tab does not exist."""
+        try:
+            return self.read_tab(self.settings_tab, FORMATTED)[1]
+        except TabMissing:
+            return []
 
     def write_statuses(self, updates: Sequence[StatusUpdate]) -> list[RowKey]:
         """Locate each row by key in the tab as it is now, then write all cells in one values:batchUpdate."""
@@ -191,7 +204,7 @@ class GoogleSheetBackend:
                 f"Google Sheets answered {error.code} for spreadsheet {self.spreadsheet_id} ({message}): "
                 f"share the sheet with {who} as Editor, and check NOVALGO_SHEET_ID")
         if error.code == 400 and "Unable to parse range" in message:
-            return SheetUnavailable(f"the spreadsheet has no tab named in {message.split(': ', 1)[-1]!r}: "
+            return TabMissing(f"the spreadsheet has no tab named in {message.split(': ', 1)[-1]!r}: "
                                     "run `novalgo sheet init` or fix the tab name setting")
         return SheetUnavailable(f"Google Sheets answered {error.code}: {message}")
 

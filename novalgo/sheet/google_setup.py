@@ -1,10 +1,11 @@
-"""`novalgo sheet init` on a Google Sheet: create or repair the Config, Performance and Activity tabs.
+"""`novalgo sheet init` on a Google Sheet: create or repair the Config, Performance, Activity and Settings tabs.
 
 It looks first and changes only what is missing: headers the Config tab lacks go at the
 end (the trader's columns never move, their rows are not touched), then the frozen header
 row, the `active` checkbox, the Time Frame dropdown, the optional columns' dropdowns,
 checkboxes and header notes, Order Status colours and warning-only protection on the
-columns the bot writes. A sheet that already looks right gets reads only, no write.
+columns the bot writes. The Settings tab gets the account's guard rails, one a row, and any
+it lacks. A sheet that already looks right gets reads only, no write.
 """
 
 from __future__ import annotations
@@ -12,24 +13,27 @@ from __future__ import annotations
 from typing import Any
 
 from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
+from novalgo.domain.guards import FLATTEN_ON_MAX_LOSS, TRADING
 from novalgo.sheet.google import GoogleSheetBackend, quoted
 from novalgo.sheet.layout import (ACTIVITY_HEADERS, CHECKBOX as TICK, DROPDOWN, OPTIONAL_COLUMNS, PERFORMANCE_HEADERS,
-                                  PROTECTION_NOTE, STATUS_COLOURS, TIMEFRAME_CHOICES)
+                                  PROTECTION_NOTE, SETTINGS_HEADERS, SETTINGS_ROWS, STATUS_COLOURS, TIMEFRAME_CHOICES)
 
 CHECKBOX = {"type": "BOOLEAN"}
 TIMEFRAME_LIST = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in TIMEFRAME_CHOICES]}
+ON_OFF = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in ("on", "off")]}
 
 
 def prepare_google_sheet(backend: GoogleSheetBackend) -> list[str]:
-    """Make the three tabs ready for the bot; returns what was changed (empty if nothing was needed)."""
-    tabs = (backend.config_tab, backend.performance_tab, backend.activity_tab)
+    """Make the four tabs ready for the bot; returns what was changed (empty if nothing was needed)."""
+    tabs = (backend.config_tab, backend.performance_tab, backend.activity_tab, backend.settings_tab)
     existing = {s["properties"]["title"] for s in backend.metadata().get("sheets", [])}
     missing = [t for t in tabs if t not in existing]
     changes = [f"created the {t} tab" for t in missing]
     if missing:
         backend.batch_update([{"addSheet": {"properties": {"title": t}}} for t in missing])
     meta = backend.metadata(includeGridData="true",
-                            ranges=[quoted(backend.config_tab)] + [f"{quoted(t)}!1:1" for t in tabs[1:]])
+                            ranges=[quoted(backend.config_tab), quoted(backend.settings_tab)]
+                            + [f"{quoted(t)}!1:1" for t in tabs[1:3]])
     sheets = {s["properties"]["title"]: s for s in meta.get("sheets", [])}
 
     requests: list[dict] = []
@@ -37,6 +41,7 @@ def prepare_google_sheet(backend: GoogleSheetBackend) -> list[str]:
     _config(sheets[backend.config_tab], backend.config_tab, requests, headers, changes)
     _bot_tab(sheets[backend.performance_tab], backend.performance_tab, PERFORMANCE_HEADERS, requests, headers, changes)
     _bot_tab(sheets[backend.activity_tab], backend.activity_tab, ACTIVITY_HEADERS, requests, headers, changes)
+    _settings(sheets[backend.settings_tab], backend.settings_tab, requests, headers, changes)
     if requests:
         backend.batch_update(requests)
     if headers:
@@ -121,6 +126,44 @@ def _bot_tab(sheet: dict, title: str, names: tuple[str, ...], requests: list[dic
         requests.append({"addProtectedRange": {"protectedRange": {
             "range": whole_tab, "description": PROTECTION_NOTE, "warningOnly": True}}})
         changes.append(f"{title}: a warning before hand edits")
+
+
+def _settings(sheet: dict, title: str, requests: list[dict], headers: list[dict], changes: list[str]) -> None:
+    """The account's guard rails, one a row; settings the tab lacks are added under its rows."""
+    props = sheet["properties"]
+    cells = _rows(sheet)
+    texts = [[str(c.get("formattedValue", "")) for c in row] for row in cells]
+    if not _header(cells):
+        headers.append({"range": f"{quoted(title)}!A1",
+                        "values": [list(SETTINGS_HEADERS)] + [_typed(r) for r in SETTINGS_ROWS]})
+        changes.append(f"{title}: the account's guard rails ({', '.join(r[0] for r in SETTINGS_ROWS)})")
+        texts = [list(SETTINGS_HEADERS)] + [list(r) for r in SETTINGS_ROWS]
+    else:
+        named = {_fold(row[0]) for row in texts[1:] if row}
+        missing = [list(r) for r in SETTINGS_ROWS if _fold(r[0]) not in named]
+        if missing:
+            last = max((i for i, row in enumerate(texts) if any(t.strip() for t in row)), default=0)
+            headers.append({"range": f"{quoted(title)}!A{last + 2}", "values": [_typed(r) for r in missing]})
+            changes.append(f"{title}: added {', '.join(r[0] for r in missing)}")
+            texts = texts[:last + 1] + missing
+    _freeze(props, requests, changes)
+    for name, condition, extra in ((TRADING, ON_OFF, {"showCustomUi": True, "strict": True}),
+                                   (FLATTEN_ON_MAX_LOSS, CHECKBOX, {})):
+        row = next(i for i, line in enumerate(texts) if line and _fold(line[0]) == _fold(name))
+        if _validation(cells, row, 1) != condition:
+            requests.append({"setDataValidation": {
+                "range": {"sheetId": props["sheetId"], "startRowIndex": row, "endRowIndex": row + 1,
+                          "startColumnIndex": 1, "endColumnIndex": 2}, "rule": {"condition": condition, **extra}}})
+            changes.append(f"{title}: {'a checkbox' if condition is CHECKBOX else 'an on/off dropdown'} for {name}")
+
+
+def _typed(row: tuple[str, ...] | list[str]) -> list:
+    """A Settings row as Google should store it: a checkbox's TRUE/FALSE as a boolean, not text."""
+    return [{"TRUE": True, "FALSE": False}.get(cell, cell) for cell in row]
+
+
+def _fold(text: str) -> str:
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
 
 
 def _freeze(props: dict, requests: list[dict], changes: list[str]) -> None:

@@ -8,6 +8,9 @@ from datetime import datetime, tzinfo
 from novalgo.domain import statuses
 from novalgo.domain import config_rows as cols
 from novalgo.domain import row_rules as rules
+from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
+from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, SETTING,
+                                   TRADING, VALUE)
 
 # Every time NovAlgo writes into the sheet (Last Updated, Activity, Performance) reads alike.
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
@@ -36,6 +39,17 @@ STATUS_COLOURS = (
     (statuses.TRAILING_STOP, _YELLOW),
 )
 
+# The Config tab's guard-rail columns, each with the note `sheet init` puts on its header.
+GUARD_NOTES = (
+    (TRADING_HOURS, "Entries only in this window, e.g. 09:45-15:30 (US/Eastern unless a zone follows: "
+                    "08:00-16:30 Europe/London). Outside it, buys/sells that would open or add are SKIPPED; "
+                    "closes and exits always go. Empty: any time."),
+    (FLATTEN_AT, "On trading days, close this row's position at this time, e.g. 15:55 (US/Eastern unless a "
+                 "zone follows), and take no new entry after it that day. Empty: positions may stay overnight."),
+    (MAX_TRADES, "At most this many entries a day (US/Eastern trading day); later ones are SKIPPED. "
+                 "Empty: no cap."),
+)
+
 # The optional Config columns `sheet init` adds (at the end, after the trader's own), each with
 # the note a trader sees on its header and its input: a dropdown, a checkbox, or free text.
 CHECKBOX, DROPDOWN, TEXT = "checkbox", "dropdown", "text"
@@ -56,11 +70,7 @@ OPTIONAL_COLUMNS = (
                          "(buy above, sell below).", TEXT, ()),
     (rules.EXTENDED_HOURS, "Ticked: outside regular hours, trade pre/post-market with limit orders from the "
                            "alert's price.", CHECKBOX, ()),
-    (cols.TRADING_HOURS, "e.g. 09:45-15:30 (US/Eastern unless a zone follows): entries outside are skipped; "
-                         "closes and exits always go.", TEXT, ()),
-    (cols.FLATTEN_AT, "e.g. 15:55 (US/Eastern unless a zone follows): the position is closed then on "
-                      "trading days.", TEXT, ()),
-    (cols.MAX_TRADES, "Entries allowed a day; more are skipped.", TEXT, ()),
+    *((name, note, TEXT, ()) for name, note in GUARD_NOTES),
 )
 
 PERFORMANCE_HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trades", "win_rate", "total_pnl",
@@ -69,6 +79,17 @@ PERFORMANCE_HEADERS = ("symbol", "total_trades", "winning_trades", "losing_trade
 BREAKDOWN_HEADERS = ("symbol", "Time Frame", "total_trades", "winning_trades", "losing_trades", "win_rate",
                      "total_pnl", "avg_pnl_per_trade", "best_trade", "worst_trade")
 ACTIVITY_HEADERS = ("time", "symbol", "timeframe", "action", "status", "reason", "qty", "fill price", "latency ms")
+
+# The Settings tab: one account-wide guard a row, by name; the environment has the same five.
+SETTINGS_HEADERS = (SETTING, VALUE, "What it does")
+SETTINGS_ROWS = (
+    (TRADING, "on", "on or off. Off pauses every entry; closes and exits still go."),
+    (MAX_DAILY_LOSS, "", "Dollars (500) or percent of the day's starting equity (2%). When the day's P&L "
+                         "reaches it, entries stop until the next trading day. Empty: no limit."),
+    (FLATTEN_ON_MAX_LOSS, "FALSE", "Checked: reaching the max daily loss also closes every position."),
+    (MAX_OPEN_POSITIONS, "", "An entry in a new symbol beyond this many open positions is skipped. Empty: no cap."),
+    (MAX_EXPOSURE, "", "Dollars of gross market value (longs + shorts) an entry may not pass. Empty: no cap."),
+)
 
 PROTECTION_NOTE = "Written by NovAlgo: edits here are overwritten"
 

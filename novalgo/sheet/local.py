@@ -18,7 +18,7 @@ from typing import Sequence
 from novalgo.domain.config_rows import CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, UPDATED, RowKey, header_index, status_cells
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import StatusUpdate
-from novalgo.sheet.layout import ACTIVITY_HEADERS
+from novalgo.sheet.layout import ACTIVITY_HEADERS, SETTINGS_HEADERS, SETTINGS_ROWS
 
 DEFAULT_CONFIG = (
     ("AAPL", "5000", "TRUE", "15 Min"),
@@ -33,11 +33,12 @@ class LocalSheetBackend:
     min_flush_interval = 0.2
 
     def __init__(self, folder: Path, config_tab: str = "Config", performance_tab: str = "Performance",
-                 activity_tab: str = "Activity"):
+                 activity_tab: str = "Activity", settings_tab: str = "Settings"):
         self.folder = Path(folder)
         self.config_path = self.folder / f"{config_tab}.csv"
         self.performance_path = self.folder / f"{performance_tab}.csv"
         self.activity_path = self.folder / f"{activity_tab}.csv"
+        self.settings_path = self.folder / f"{settings_tab}.csv"
         self._lock = threading.Lock()
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.config_path.exists():
@@ -45,6 +46,8 @@ class LocalSheetBackend:
             header = list(CONFIG_HEADERS + OPTIONAL_HEADERS)
             rows = [header] + [list(row) + [""] * (len(header) - len(row)) for row in DEFAULT_CONFIG]
             _write_atomic(self.config_path, rows)
+        if not self.settings_path.exists():
+            _write_atomic(self.settings_path, [list(SETTINGS_HEADERS)] + [list(row) for row in SETTINGS_ROWS])
 
     def add_missing_columns(self) -> list[str]:
         """Give an existing Config.csv the columns it lacks, at the end; rows keep their cells."""
@@ -62,10 +65,14 @@ class LocalSheetBackend:
     @classmethod
     def from_settings(cls, settings) -> "LocalSheetBackend":
         """The CSV sheet in ``data_dir/sheet``, with the configured tab names."""
-        return cls(settings.data_dir / "sheet", settings.config_tab, settings.performance_tab, settings.activity_tab)
+        return cls(settings.data_dir / "sheet", settings.config_tab, settings.performance_tab, settings.activity_tab,
+                   settings.settings_tab)
 
     def read_config(self) -> list[list[str]]:
         return _read(self.config_path)
+
+    def read_settings(self) -> list[list[str]]:
+        return _read(self.settings_path)
 
     def write_statuses(self, updates: Sequence[StatusUpdate]) -> list[RowKey]:
         with self._lock:

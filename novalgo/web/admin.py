@@ -10,9 +10,12 @@ from flask import Blueprint, current_app, jsonify, request
 
 from novalgo import __version__
 from novalgo.domain.money import json_number, plain
-from novalgo.engine.services import SNAPSHOT_FILE
+from novalgo.engine.flatten import SOURCES
+from novalgo.engine.guards import pause_reasons
+from novalgo.engine.services import SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
 from novalgo.errors import NovalgoError
 from novalgo.sheet.cache import saved_snapshot
+from novalgo.sheet.settings_tab import saved_settings
 from novalgo.web.security import ADMIN_ONLY, admin_allowed
 
 blueprint = Blueprint("admin", __name__)
@@ -53,6 +56,10 @@ def health():
     starting = not alive and now - started < STARTUP_GRACE
     status = "healthy" if alive else "starting" if starting else "executor not running"
     snapshot = saved_snapshot(settings.data_dir / SNAPSHOT_FILE)
+    # From stored state only (the Settings tab as the leader last read it, the journal's trip):
+    # /health never waits on the sheet or the broker, and being public it shows no dollars.
+    paused = pause_reasons(settings.guards, saved_settings(settings.data_dir / SETTINGS_SNAPSHOT_FILE)[0],
+                           services.journal, datetime.now(settings.timezone), amounts=False)
     body = {
         "status": status,
         "mode": settings.mode,
@@ -60,6 +67,7 @@ def health():
         "broker": settings.broker_kind,
         "active_configs": len(snapshot.active_rows()) if snapshot else None,
         "queue_depth": services.journal.queue_depth(),
+        "entries": {"paused": bool(paused), "why": paused},
         "executor_heartbeat": _iso(beat, settings.timezone),
         "timestamp": datetime.now(settings.timezone).isoformat(timespec="seconds"),
         "version": __version__,
@@ -115,6 +123,8 @@ def alert_view(record: dict, tz) -> dict:
     return {
         "id": record["id"],
         "received_at": _iso(record["received_at"], tz),
+        # A CLOSE the leader queued itself says why (Flatten At, a loss-limit flatten); else a webhook.
+        "source": record["source_ip"] if record["source_ip"] in SOURCES else "webhook",
         "action": record["action"],
         "symbol": record["symbol"],
         "timeframe": record["timeframe"] or record["row_timeframe"],

@@ -153,7 +153,7 @@ def test_writes_leave_no_temporary_files(sheet, folder):
     for n in range(5):
         sheet.write_statuses([(AAPL, f"{st.FILLED}", f"stamp {n}")])
     sheet.write_performance([["symbol", "total_pnl"], ["AAPL", "$250.00"]])
-    assert sorted(p.name for p in folder.iterdir()) == ["Config.csv", "Performance.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["Config.csv", "Performance.csv", "Settings.csv"]
     assert read_csv(folder / "Performance.csv") == [["symbol", "total_pnl"], ["AAPL", "$250.00"]]
 
 

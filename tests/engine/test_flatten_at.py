@@ -1,0 +1,106 @@
+"""Flatten At: the leader's CLOSE at the row's time, journalled once per row and day, resumed after a restart."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from novalgo.engine.flatten import SCHEDULE, FlattenSchedule
+from novalgo.engine.journal import Journal
+from novalgo.engine.services import JOURNAL_FILE
+from tests.support.alerts import alert_body, journal_alert, run_queue
+from tests.support.clock import Clock
+
+NY = ZoneInfo("America/New_York")
+HEADER = ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated", "Flatten At"]
+
+
+def eastern(day: int, hour: int, minute: int) -> float:
+    return datetime(2026, 5, day, hour, minute, tzinfo=NY).timestamp()  # 4 May 2026 is a Monday
+
+
+def write_config(settings, rows) -> None:
+    with open(settings.data_dir / "sheet" / "Config.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([HEADER, *rows])
+
+
+def schedule(services, clock) -> FlattenSchedule:
+    services.config.refresh()
+    return FlattenSchedule(services.journal, services.broker, services.config, clock=clock)
+
+
+def scheduled_closes(services) -> list[dict]:
+    return [a for a in services.journal.recent(100) if a["source_ip"] == SCHEDULE]
+
+
+def test_the_row_is_closed_at_its_time_once_and_the_close_survives_a_restart(services, settings):
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "15:55"],
+                            ["TSLA", "3000", "TRUE", "30 Min", "", "", ""]])
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    journal_alert(services, alert_body("buy", "TSLA", "30", 300))
+    assert run_queue(services) == ["FILLED", "FILLED"]
+    clock = Clock(eastern(4, 15, 54))
+
+    assert schedule(services, clock).run_once() == [], "the minute before: nothing"
+    clock.now = eastern(4, 15, 55)
+    queued = schedule(services, clock).run_once()
+    assert len(queued) == 1
+    close = services.journal.get(queued[0])
+    assert (close["action"], close["symbol"], close["timeframe_minutes"], close["status"]) == ("close", "AAPL", 15, "QUEUED")
+    assert json.loads(close["body"])["source"] == "schedule"
+
+    # The leader dies while trading it; a new one (a new journal connection, a new schedule) takes over.
+    assert services.journal.claim(queued[0])
+    restarted = Journal(settings.data_dir / JOURNAL_FILE, sync="normal")
+    clock.now = eastern(4, 15, 57)
+    assert FlattenSchedule(restarted, services.broker, services.config, clock=clock).run_once() == []
+    assert restarted.resume_interrupted() == 1
+    assert run_queue(services) == ["WAITING"]
+    assert services.broker.position("AAPL").qty == 0
+    assert services.broker.position("TSLA").qty == 10, "a row without Flatten At keeps its position"
+    assert len(scheduled_closes(services)) == 1, "one CLOSE per row per day, whatever restarts"
+
+
+def test_a_row_holding_nothing_needs_no_close_and_the_next_day_is_a_new_day(services, settings):
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "15:55"]])
+    clock = Clock(eastern(4, 16, 0))
+    assert schedule(services, clock).run_once() == []
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    run_queue(services)
+    assert schedule(services, clock).run_once() == [], "the day is done: it was flat at its time"
+    clock.now = eastern(5, 15, 55)
+    assert len(schedule(services, clock).run_once()) == 1
+
+
+def test_stocks_are_not_flattened_on_a_weekend_but_crypto_is(services, settings):
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "15:55"],
+                            ["BTC/USD", "1000", "TRUE", "15 Min", "", "", "23:00 UTC"]])
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    journal_alert(services, alert_body("buy", "BTCUSD", "15", 50000))
+    assert run_queue(services) == ["FILLED", "FILLED"]
+    saturday = Clock(datetime(2026, 5, 9, 23, 30, tzinfo=ZoneInfo("UTC")).timestamp())
+    queued = schedule(services, saturday).run_once()
+    assert [services.journal.get(i)["symbol"] for i in queued] == ["BTC/USD"]
+
+
+def test_a_holiday_is_skipped_when_the_calendar_says_so(services, settings):
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "15:55"]])
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    run_queue(services)
+    services.config.refresh()
+    closed = FlattenSchedule(services.journal, services.broker, services.config, clock=Clock(eastern(25, 16, 0)),
+                             is_trading_day=lambda day: day.isoformat() != "2026-05-25")  # Memorial Day
+    assert closed.run_once() == []
+
+
+def test_an_unreadable_flatten_time_flattens_nothing_and_breaks_nothing(services, settings, caplog):
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    run_queue(services)
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "five to four"]])
+    flatten = schedule(services, Clock(eastern(4, 16, 0)))
+    assert flatten.run_once() == [] and flatten.run_once() == []
+    assert sum("Flatten At 'five to four'" in r.message for r in caplog.records) == 1
+    assert services.broker.position("AAPL").qty == Decimal(25)
