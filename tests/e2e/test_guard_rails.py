@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import time
 
-import pytest
 import requests
 from click.testing import CliRunner
 

@@ -369,10 +369,10 @@ def test_sheet_init_on_an_existing_local_config_adds_the_new_columns_and_keeps_t
     (folder / "Config.csv").write_text("symbol,position_size,active,Time Frame,My notes\nAAPL,5000,TRUE,15 Min,keep me\n")
     result = run_cli(monkeypatch, tmp_path, local, "sheet", "init")
     assert result.exit_code == 0, result.output
-    assert "Added the Order Status, Last Updated, Direction" in result.output
+    assert "added the Order Status, Last Updated, Direction" in result.output
     rows = [line.split(",") for line in (folder / "Config.csv").read_text().splitlines()]
     assert rows[0][:5] == ["symbol", "position_size", "active", "Time Frame", "My notes"]
     assert rows[0][5:] == ["Order Status", "Last Updated", *OPTIONAL_HEADERS]
     assert rows[1][:5] == ["AAPL", "5000", "TRUE", "15 Min", "keep me"]
     again = run_cli(monkeypatch, tmp_path, local, "sheet", "init")
-    assert "Added" not in again.output
+    assert "added" not in again.output
