@@ -141,7 +141,8 @@ class AlpacaBroker:
                           equity=_dec(raw.equity) or ZERO, buying_power=_dec(raw.buying_power) or ZERO,
                           shorting_enabled=bool(raw.shorting_enabled), currency=raw.currency or "USD",
                           trading_blocked=bool(raw.trading_blocked or raw.account_blocked),
-                          account_id=str(raw.id), multiplier=_dec(raw.multiplier))
+                          account_id=str(raw.id), multiplier=_dec(raw.multiplier),
+                          last_equity=_dec(raw.last_equity))
         self._account = (now, account)
         return account
 

@@ -63,6 +63,7 @@ class Account:
     trading_blocked: bool = False  # the broker's account or trading block: nothing can trade
     account_id: str = ""  # the broker's id: stored fill history is kept per account
     multiplier: Decimal | None = None  # buying power multiple (Alpaca: 1 cash, 2 or 4 margin); None unknown
+    last_equity: Decimal | None = None  # equity at the previous close (the day's P&L starts from it)
 
 
 @dataclass(frozen=True)

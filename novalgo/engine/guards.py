@@ -177,7 +177,7 @@ class Guards:
     def _start_equity(self, account: Account, day: date) -> Decimal:
         """The previous close's equity (the broker's ``last_equity``); without it, the first equity
         this service saw on the trading day, kept in the journal so a restart measures from it too."""
-        last = getattr(account, "last_equity", None)
+        last = account.last_equity
         if last:
             return Decimal(last)
         key = START_KEY.format(day=day.isoformat())

@@ -409,3 +409,11 @@ def test_check_cannot_reach_alpaca():
                                   "APCA_API_BASE_URL": "http://127.0.0.1:9"}, dotenv=None)
     problem = account_report(settings)[1][0]
     assert problem.startswith("could not reach Alpaca") and problem.endswith("(at http://127.0.0.1:9)")
+
+
+def test_the_account_carries_the_previous_closes_equity(fake):
+    """Alpaca's account has last_equity (equity at the previous close): the day's P&L starts there."""
+    from tests.support.alpaca import fake_alpaca_broker
+
+    fake.last_equity = Decimal("95000.5")
+    assert fake_alpaca_broker(fake).account().last_equity == Decimal("95000.5")

@@ -43,10 +43,7 @@ class StubBroker:
 
     def account(self):
         self.reads += 1
-        account = Account("paper", "ACTIVE", self.equity, self.equity, self.equity)
-        if self.last_equity is not None:
-            object.__setattr__(account, "last_equity", self.last_equity)  # what Alpaca's account carries
-        return account
+        return Account("paper", "ACTIVE", self.equity, self.equity, self.equity, last_equity=self.last_equity)
 
     def positions(self):
         self.reads += 1

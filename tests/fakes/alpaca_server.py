@@ -171,6 +171,9 @@ class FakeAlpaca:
         self.lock = threading.RLock()
         self.market = Market(self)
         self.cash = Decimal(cash)
+        # Account API: last_equity is "your equity value as of the previous trading day's close";
+        # the fake's account opened with its cash, and a test may set another close.
+        self.last_equity = Decimal(cash)
         self.shorting_enabled = shorting_enabled
         self.multiplier = Decimal(multiplier)
         self.status = status
@@ -487,7 +490,7 @@ class FakeAlpaca:
                 "pattern_day_trader": False, "trading_blocked": False, "transfers_blocked": False,
                 "account_blocked": False, "created_at": "2024-01-02T15:00:00Z", "trade_suspended_by_user": False,
                 "multiplier": _s(self.effective_multiplier()), "shorting_enabled": self.may_short(), "equity": _s(equity),
-                "last_equity": _s(equity), "long_market_value": _s(long_mv), "short_market_value": _s(short_mv),
+                "last_equity": _s(self.last_equity), "long_market_value": _s(long_mv), "short_market_value": _s(short_mv),
                 "initial_margin": "0", "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0",
                 "daytrade_count": 0,
             }
