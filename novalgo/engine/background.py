@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from novalgo.domain import statuses
 from novalgo.engine.leader import LeaderLock
+from novalgo.engine.outages import ALPACA, SHEET, source_of
 from novalgo.engine.services import LEADER_FILE, Services, leader_loops
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ BEAT_EVERY = 1.0
 MAX_ATTEMPTS = 5
 BUG_RETRY_DELAY = 2.0
 RESTORE_WINDOW = 86400.0  # statuses of the last day are rewritten when a new leader starts
+# What a loop's success shows reachable again (the tracker reads Alpaca, the Activity loop writes the sheet).
+LOOP_REACHES = {"novalgo-tracker": (ALPACA,), "novalgo-activity": (SHEET,)}
 
 
 class Background:
@@ -158,12 +161,20 @@ class Background:
             self.services.wakeup.notify()  # the symbol's next alert may go now
 
     def _loop(self, name: str, interval: float, fn) -> threading.Thread:
+        outages = self.services.executor.outages
+        reaches = LOOP_REACHES.get(name, ())
+
         def run() -> None:
             while not self.stop_event.wait(interval):
                 try:
                     fn()
-                except Exception:
+                except Exception as e:
                     log.exception("%s failed; trying again in %.0fs", name, interval)
+                    if outages is not None and source_of(e):
+                        outages.failed(source_of(e), str(e))
+                else:
+                    for source in reaches if outages is not None else ():
+                        outages.ok(source)
         return threading.Thread(target=run, name=name, daemon=True)
 
     def _restore_statuses(self) -> None:

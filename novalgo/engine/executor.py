@@ -32,6 +32,7 @@ from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
                                     REPLANNED, SENDING, SUPERSEDED, VOID, Journal, alert_of, order_details)
+from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert
 from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
@@ -56,6 +57,7 @@ class Executor:
     skip_outside_hours: bool = False
     cancel_other_orders: bool = True
     guards: Any = None  # the guard rails (engine/guards.py): asked before any entry goes
+    outages: Any = None  # OutageWatch: a long outage of Alpaca or the sheet is told once
     clock: Any = time.time
     sleep: Any = time.sleep
     _read_since_close: bool = field(default=False, init=False)  # the tracker's pass after the close
@@ -71,10 +73,16 @@ class Executor:
         alert = self.journal.get(alert_id)
         try:
             if not alert["orders"]:
-                return self._decide(alert)
-            return self._send_legs(self.journal.get(alert_id))
+                status = self._decide(alert)
+            else:
+                status = self._send_legs(self.journal.get(alert_id))
         except (RetryableError, SheetUnavailable) as e:
+            if self.outages is not None:
+                self.outages.failed(source_of(e), str(e))
             return self._retry_later(alert, str(e))
+        if self.outages is not None:
+            self.outages.ok(ALPACA)
+        return status
 
     # -- deciding ----------------------------------------------------------------------
 

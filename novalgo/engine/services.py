@@ -10,6 +10,7 @@ from novalgo.engine.executor import Executor
 from novalgo.engine.flatten import FLATTEN_EVERY, FlattenSchedule
 from novalgo.engine.guards import WATCH_EVERY, Guards
 from novalgo.engine.journal import Journal
+from novalgo.engine.outages import OutageWatch
 from novalgo.engine.outbox import Outbox
 from novalgo.engine.performance import PerformanceUpdater
 from novalgo.engine.wakeup import Wakeup
@@ -88,9 +89,10 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
     # A guard's trip (daily loss) is told once, to every channel that hears failures.
     guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify,
                     on_trip=lambda text: outbox.add_event("guard", text, "failures"))
+    outages = OutageWatch(lambda kind, text: outbox.add_event(kind, text, "failures"))
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip",
-                        cancel_other_orders=settings.cancel_other_orders, guards=guards)
+                        cancel_other_orders=settings.cancel_other_orders, guards=guards, outages=outages)
     performance = PerformanceUpdater(broker, sheet, work_journal, settings)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
                     outbox, guards)
