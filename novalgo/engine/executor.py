@@ -407,7 +407,7 @@ class Executor:
             state = _rejected(_request(order), str(e))
         self._record(cid, state)
         if state.status == "rejected":
-            return f"the entry filled, but Alpaca refused the trailing stop: {state.reason}"
+            return f"the entry filled, but the trailing stop was refused: {state.reason}"
         return ""
 
     def _cancel_exits(self, exits: list[dict[str, Any]]) -> bool:
