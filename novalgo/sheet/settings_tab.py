@@ -19,6 +19,9 @@ from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import SheetBackend
 
 log = logging.getLogger(__name__)
+# A sheet without a Settings tab is asked again this rarely (`sheet init` creates it): each ask of a
+# missing tab costs a read of the Sheets quota and answers 400.
+MISSING_TAB_TTL = 300.0
 
 
 class SettingsTabCache:
@@ -38,7 +41,8 @@ class SettingsTabCache:
 
     def guards(self) -> tuple[AccountGuards, list[str]]:
         """The tab's guards and the problems of cells that could not be read, refreshed past the TTL."""
-        if self.clock() - self._fetched >= self.ttl:
+        ttl = self.ttl if self._values else max(self.ttl, MISSING_TAB_TTL)
+        if self.clock() - self._fetched >= ttl:
             if self.refresh_in_background and self._values is not None:
                 if self._lock.acquire(blocking=False):
                     threading.Thread(target=self._refresh_held, name="novalgo-settings-refresh", daemon=True).start()
