@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
@@ -32,6 +32,8 @@ from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
                                     REPLANNED, SENDING, SUPERSEDED, VOID, Journal, alert_of, order_details)
+from novalgo.engine.exits import ExitOrders
+from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert
 from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
@@ -43,11 +45,10 @@ RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried a
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
 RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
-EXITS_EVERY = 10.0  # seconds: without the stream, one batched read of our working exit orders
 
 
 @dataclass
-class Executor:
+class Executor(ExitOrders):
     journal: Journal
     broker: Broker
     config: ConfigCache
@@ -197,12 +198,12 @@ class Executor:
                         return held_back
                 try:
                     state = self._submit(alert, order)
-                except _PositionWasWrong as e:
+                except PositionWasWrong as e:
                     return self._plan_again(alert, order, str(e))
             elif order["state"] == SENDING:
                 try:
                     state = self.broker.find_order(cid) or self._submit(alert, order)
-                except _PositionWasWrong as e:
+                except PositionWasWrong as e:
                     return self._plan_again(alert, order, str(e))
             elif order["state"] in OPEN_AT_BROKER:
                 state = self.broker.find_order(cid)
@@ -329,7 +330,7 @@ class Executor:
         # saying ORDER SUBMITTED with nothing at the broker.
         if alert.get("row_minutes"):
             self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
-        request = _request(order)
+        request = order_request(order)
         try:
             return self.broker.submit(request)
         except BlockedByOpenOrders as e:
@@ -338,8 +339,8 @@ class Executor:
             if order["purpose"] == "close" and not _planned_again(alert):
                 # A close is refused when we do not hold what we meant to close (Alpaca then
                 # reads it as a short: "fractional orders cannot be sold short"): read and decide again.
-                raise _PositionWasWrong(str(e)) from e
-            return _rejected(request, str(e))
+                raise PositionWasWrong(str(e)) from e
+            return rejected(request, str(e))
 
     def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
         """Orders we did not place hold the shares or would wash-trade: cancel them and send again,
@@ -348,11 +349,11 @@ class Executor:
                   if not (o.client_order_id or "").startswith(OUR_PREFIX)]
         if not others:
             if not _planned_again(alert):
-                raise _PositionWasWrong(refusal)  # nothing else in the way: what we held was not so
-            return _rejected(request, refusal)
+                raise PositionWasWrong(refusal)  # nothing else in the way: what we held was not so
+            return rejected(request, refusal)
         names = "; ".join(o.description or o.broker_order_id for o in others)
         if not self.cancel_other_orders:
-            return _rejected(request, f"{refusal} — blocked by open orders NovAlgo did not place: {names} "
+            return rejected(request, f"{refusal} — blocked by open orders NovAlgo did not place: {names} "
                                       "(NOVALGO_CANCEL_OTHER_ORDERS=false leaves them alone)")
         for other in others:
             self.broker.cancel_by_id(other.broker_order_id)
@@ -363,12 +364,12 @@ class Executor:
         deadline = self.clock() + self.fill_wait
         while any(o.broker_order_id in ids for o in self.broker.open_orders(request.symbol)):
             if self.clock() >= deadline:
-                return _rejected(request, f"{refusal} — cancelled {names}, but the broker still shows it open")
+                return rejected(request, f"{refusal} — cancelled {names}, but the broker still shows it open")
             self.sleep(POLL)
         try:
             return self.broker.submit(request)
         except OrderRejected as e:
-            return _rejected(request, f"{e} (after cancelling {names})")
+            return rejected(request, f"{e} (after cancelling {names})")
 
     def _record(self, cid: str, state: OrderState) -> bool:
         """What the broker says of one of our orders, with what follows from it: a bracket's exits
@@ -381,71 +382,6 @@ class Executor:
             if order is not None and changed and order["purpose"] in EXIT_PURPOSES and state.status == FILLED:
                 self._exit_filled(order, state)
         return changed
-
-    # -- exits at the broker -------------------------------------------------------------
-
-    def _place_trailing_stop(self, alert: dict[str, Any], order: dict[str, Any]) -> str:
-        """The trailing stop follows its entry once that has filled, for what filled; returns why it
-        was refused ("" when it is placed)."""
-        entry = next((o for o in reversed(self.journal.orders_for(alert["id"])) if o["purpose"] == "open"
-                      and o["leg"] < order["leg"] and o["state"] not in (REPLANNED, VOID, SUPERSEDED)), None)
-        filled = Decimal(entry["filled_qty"] or 0) if entry else Decimal(0)
-        if filled <= 0:
-            self.journal.update_order(order["client_order_id"], state=VOID, reason="its entry did not fill")
-            return ""
-        whole = filled.to_integral_value(ROUND_DOWN)
-        if whole < 1:
-            self.journal.update_order(order["client_order_id"], state=VOID, reason="less than one whole share filled")
-            return f"the entry filled {plain(filled)}, less than the whole share a trailing stop needs"
-        self.journal.update_order(order["client_order_id"], qty=whole)
-        order = {**order, "qty": plain(whole)}
-        cid = order["client_order_id"]
-        try:
-            state = self.broker.find_order(cid) if order["state"] == SENDING else None
-            state = state or self._submit(alert, order)
-        except _PositionWasWrong as e:
-            state = _rejected(_request(order), str(e))
-        self._record(cid, state)
-        if state.status == "rejected":
-            return f"the entry filled, but the trailing stop was refused: {state.reason}"
-        return ""
-
-    def _cancel_exits(self, exits: list[dict[str, Any]]) -> bool:
-        """Cancel our exit orders and wait until the broker has ended them (one may fill meanwhile:
-        it is then recorded as the exit it was). Returns whether none is left working."""
-        for order in exits:
-            self.broker.cancel(order["client_order_id"])
-        cids = [o["client_order_id"] for o in exits]
-        self._wait_for(cids, self.fill_wait)
-        still = [cid for cid in cids if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
-        if still:
-            # The stream may lag the cancel: read the broker once before giving up.
-            for cid, state in self.broker.orders(still).items():
-                self._record(cid, state)
-            still = [cid for cid in still if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
-        return not still
-
-    def _exit_filled(self, order: dict[str, Any], state: OrderState) -> None:
-        """An exit filled: the row says which, the Activity tab gets its line, Performance credits the row."""
-        parent = self.journal.get(order["alert_id"])
-        status = {TAKE_PROFIT: statuses.TAKE_PROFIT, STOP_LOSS: statuses.STOP_LOSS}.get(order["purpose"],
-                                                                                    statuses.TRAILING_STOP)
-        words = status.lower()
-        reason = (f"{words}: {state.side} {plain(state.filled_qty)} {state.symbol} filled at "
-                  f"{plain(state.filled_avg_price)}" if state.filled_avg_price is not None else f"{words} filled")
-        if self.journal.record_exit_outcome(order["client_order_id"], status, reason) is None:
-            return
-        log.info("%s %s: %s", state.symbol, parent["row_timeframe"] if parent else "", reason)
-        if parent is not None and parent["row_minutes"]:
-            self.writer.set((parent["symbol"], parent["row_minutes"]), status)
-
-    def check_exits(self) -> int:
-        """One batched read of our exit orders (when the stream cannot be trusted to tell us); returns
-        how many were read."""
-        exits = [o["client_order_id"] for o in self.journal.open_exits()]
-        for cid, state in (self.broker.orders(exits) if exits else {}).items():
-            self._record(cid, state)
-        return len(exits)
 
     def _wait_for(self, cids: list[str], timeout: float) -> dict[str, OrderState]:
         """Until the orders are final or the time is up: from the trade stream's events when it is
@@ -569,15 +505,6 @@ class Executor:
             self.on_requeue()
         return len(readable) + self._track_exits()
 
-    def _track_exits(self) -> int:
-        """Exit fills come as stream events; without the stream (or once a minute with it, to catch
-        what a reconnect missed) our working exits are read in one batch."""
-        every = RECONCILE_EVERY if self.stream_live() else EXITS_EVERY
-        if time.monotonic() - self._last_exit_read < every:
-            return 0
-        self._last_exit_read = time.monotonic()
-        return self.check_exits()
-
     def _orders_to_read(self, open_orders: list[dict[str, Any]]) -> list[str]:
         """Which open orders the tracker reads over REST now."""
         if self.stream_live():
@@ -598,10 +525,6 @@ class Executor:
 REFUSED_AS_STALE = "refused, so the position was read again: "
 
 
-class _PositionWasWrong(Exception):
-    """Refused by the broker for a position we did not have: plan once more on a fresh read."""
-
-
 def _planned_again(alert: dict[str, Any]) -> bool:
     return any((o["reason"] or "").startswith(REFUSED_AS_STALE) for o in alert["orders"])
 
@@ -609,22 +532,6 @@ def _planned_again(alert: dict[str, Any]) -> bool:
 def _resting_limit(order: dict[str, Any]) -> bool:
     """An older alert's limit entry still waiting at the broker for its price."""
     return order["purpose"] == "open" and order_details(order).get("order_type") == "limit"
-
-
-def _request(order: dict[str, Any]) -> OrderRequest:
-    """The broker request for one journalled order, as it was planned."""
-    details = order_details(order)
-
-    def number(name: str) -> Decimal | None:
-        return Decimal(order[name]) if order[name] else None
-
-    return OrderRequest(
-        order["client_order_id"], order["symbol"], order["side"], qty=number("qty"), notional=number("notional"),
-        price_hint=number("price_hint"), order_type=details.get("order_type", "market"),
-        limit_price=details.get("limit_price"), time_in_force=details.get("time_in_force", "day"),
-        extended_hours=bool(details.get("extended_hours")), take_profit=details.get("take_profit"),
-        stop_loss=details.get("stop_loss"), trail_percent=details.get("trail_percent"),
-        trail_price=details.get("trail_price"))
 
 
 def _never() -> bool:
@@ -642,7 +549,3 @@ def _journalled_state(row: dict[str, Any]) -> OrderState:
     return OrderState(row["client_order_id"], row["broker_order_id"] or "", row["symbol"], row["side"], row["state"],
                       number(row["qty"]), number(row["notional"]), number(row["filled_qty"]) or Decimal(0),
                       number(row["filled_avg_price"]), row["reason"] or "")
-
-
-def _rejected(request: OrderRequest, reason: str) -> OrderState:
-    return OrderState(request.client_order_id, "", request.symbol, request.side, "rejected", reason=reason)
