@@ -107,10 +107,12 @@ def _show(answer: dict[str, Any]) -> None:
         click.echo(f"holding       {side}, {holding['held']} {alert['symbol']}{pending}")
     if answer.get("cancels_unfilled_orders"):
         click.echo("first         cancel our unfilled orders on the symbol (they point the other way)")
+    for exit_order in answer.get("cancels_exit_orders", ()):
+        click.echo(f"first         cancel our exit order: {exit_order}")
     if answer["orders"]:
         for n, order in enumerate(answer["orders"], 1):
             size = f"${order['notional']} of" if order["notional"] else f"{order['qty']}"
-            click.echo(f"order {n}       {order['side']} {size} {alert['symbol']} ({order['purpose']})")
+            click.echo(f"order {n}       {order['side']} {size} {alert['symbol']} ({order['purpose']}){_terms(order)}")
     else:
         click.echo("orders        none")
     reason = f": {answer['reason']}" if answer["reason"] else ""
@@ -129,3 +131,22 @@ def _exit(target: dict[str, str] | None) -> str | None:
 def _size(text: str) -> str:
     """Dollars with their sign; shares, percent and alert as the row says them."""
     return f"${text}" if text and text[0].isdigit() else text
+
+
+def _terms(order: dict) -> str:
+    """What makes an order more than a market day order, as a trader reads it."""
+    words = []
+    if order.get("type") == "limit":
+        words.append(f"limit {order['limit_price']}")
+    if order.get("type") == "trailing_stop":
+        words.append(f"trailing {order['trail_percent']}%" if order.get("trail_percent")
+                     else f"trailing ${order['trail_price']}")
+    if order.get("extended_hours"):
+        words.append("extended hours")
+    if order.get("take_profit"):
+        words.append(f"take-profit {order['take_profit']}")
+    if order.get("stop_loss"):
+        words.append(f"stop-loss {order['stop_loss']}")
+    if order.get("time_in_force") == "gtc":
+        words.append("good till cancelled")
+    return ": " + ", ".join(words) if words else ""

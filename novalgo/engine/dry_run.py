@@ -56,6 +56,11 @@ def dry_run(alert: Alert, config: ConfigCache, broker: Broker, journal: Journal 
         # The executor cancels our unfilled orders on the symbol, then decides on what is held.
         answer["cancels_unfilled_orders"] = True
         plan = plan_alert(alert, row, broker, [])[1]
+    exits = journal.open_exits(alert.symbol) if journal is not None and plan.legs else []
+    if exits:
+        # The executor cancels the symbol's working exits first, so the shares are never held twice.
+        answer["cancels_exit_orders"] = [f"{o['purpose'].replace('_', '-')} {o['side']} {o['qty']} {o['symbol']}"
+                                         for o in exits]
     if plan.legs and skip_outside_hours and not broker.market_open():
         plan = OrderPlan((), statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip")
     orders = [_order(leg) for leg in plan.legs]

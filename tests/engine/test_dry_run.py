@@ -71,3 +71,16 @@ def test_the_dry_run_keeps_the_exits_the_alert_gave(services):
     alert = rehearse(services, body)["alert"]
     assert alert["take_profit"] == {"kind": "percent", "value": "5"}
     assert alert["stop_loss"] == {"kind": "price", "value": "180.5"}
+
+
+def test_the_dry_run_shows_a_bracket_from_the_alerts_exits_and_the_exits_a_close_cancels_first(services):
+    body = ('{"action": "buy", "symbol": "AAPL", "timeframe": "15", "price": 200, "take_profit": "5%", '
+            '"stop_loss": "190.5"}')
+    rehearsed = rehearse(services, body)
+    assert rehearsed["orders"] == [{"purpose": "open", "side": "buy", "qty": "25", "notional": None,
+                                    "take_profit": "210", "stop_loss": "190.5", "time_in_force": "gtc"}]
+    journal_alert(services, body)
+    assert run_queue(services) == ["FILLED"]
+    close = rehearse(services, alert_body("close", price=205))
+    assert close["cancels_exit_orders"] == ["take-profit sell 25 AAPL", "stop-loss sell 25 AAPL"]
+    assert close["orders"] == [{"purpose": "close", "side": "sell", "qty": "25", "notional": None}]
