@@ -26,7 +26,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.common.enums import Sort
 from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import (GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
+from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
                                      OrderRequest as AlpacaOrderRequest, StopLossRequest, TakeProfitRequest,
                                      TrailingStopOrderRequest)
 
@@ -47,6 +47,7 @@ CENT = Decimal("0.01")
 QTY_STEP = Decimal("0.000000001")  # Alpaca accepts 9 decimal places
 ACTIVITY_PAGE = 100
 ORDER_PAGE = 500
+CALENDAR_SPAN = 31  # days of Alpaca's calendar read at once
 T = TypeVar("T")
 
 # Alpaca's order statuses onto ours; the still-working ones become partially_filled once
@@ -96,6 +97,7 @@ class AlpacaBroker:
         self._asset_ttl, self._clock_ttl, self._account_ttl = asset_ttl, clock_ttl, account_ttl
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
         self._market: tuple[float, bool] | None = None
+        self._calendar: dict[date, bool] = {}  # trading day or not, from Alpaca's calendar
         self._account: tuple[float, Account] | None = None
         # Every symbol the executor works on reads its position before deciding: one positions
         # list answers all that ask together, instead of a request each (Alpaca allows 200/min).
@@ -254,6 +256,22 @@ class AlpacaBroker:
         is_open = bool(self._call(self._trading.get_clock, what="read the market clock").is_open)
         self._market = (now, is_open)
         return is_open
+
+    def trading_day(self, day: date) -> bool:
+        """From Alpaca's calendar (GET /v2/calendar), read a month at a time: a day it leaves out
+        (a weekend, a holiday) is not a trading day."""
+        with self._lock:
+            known = self._calendar.get(day)
+        if known is not None:
+            return known
+        end = day + timedelta(days=CALENDAR_SPAN)
+        raw = self._call(self._trading.get_calendar, GetCalendarRequest(start=day, end=end), what="read the calendar")
+        open_days = {entry.date for entry in raw}
+        with self._lock:
+            for offset in range(CALENDAR_SPAN + 1):
+                moment = day + timedelta(days=offset)
+                self._calendar[moment] = moment in open_days
+            return self._calendar[day]
 
     # -- orders ------------------------------------------------------------------------
 

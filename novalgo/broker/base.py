@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
@@ -160,6 +160,9 @@ class Broker(Protocol):
 
     def market_open(self) -> bool:
         """Regular hours now? Answered from a cache; a closed market is not asked again before its open."""
+
+    def trading_day(self, day: date) -> bool:
+        """Is the exchange open that day (the broker's calendar: weekends and holidays are not)?"""
 
     def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> Any:
         """Push every change of an order's state to ``on_update`` as it happens (Alpaca's trade

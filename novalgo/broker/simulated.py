@@ -136,6 +136,10 @@ class SimulatedBroker:
         row = self._db().execute("SELECT price FROM prices WHERE symbol=?", (symbol,)).fetchone()
         return Decimal(row["price"]) if row else None
 
+    def trading_day(self, day: date) -> bool:
+        """Monday to Friday: the simulator has no exchange calendar (and trades around the clock)."""
+        return day.weekday() < 5
+
     def market_open(self) -> bool:
         return True  # the simulator trades around the clock
 

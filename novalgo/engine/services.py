@@ -101,7 +101,8 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
-    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify)
+    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify,
+                              is_trading_day=services.broker.trading_day)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),

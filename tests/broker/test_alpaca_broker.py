@@ -417,3 +417,18 @@ def test_the_account_carries_the_previous_closes_equity(fake):
 
     fake.last_equity = Decimal("95000.5")
     assert fake_alpaca_broker(fake).account().last_equity == Decimal("95000.5")
+
+
+def test_trading_days_come_from_alpacas_calendar_a_month_per_read(fake):
+    """Weekends and holidays are not trading days (Flatten At closes nothing on them)."""
+    from datetime import date
+
+    from tests.support.alpaca import fake_alpaca_broker
+
+    fake.holidays.add(date(2026, 12, 25))
+    broker = fake_alpaca_broker(fake)
+    assert broker.trading_day(date(2026, 12, 24)) is True  # a Thursday
+    assert broker.trading_day(date(2026, 12, 25)) is False  # Christmas, a Friday
+    assert broker.trading_day(date(2026, 12, 26)) is False  # Saturday
+    assert broker.trading_day(date(2026, 12, 28)) is True
+    assert fake.count("GET", "/v2/calendar") == 1, "one read covers the month"

@@ -174,6 +174,7 @@ class FakeAlpaca:
         # Account API: last_equity is "your equity value as of the previous trading day's close";
         # the fake's account opened with its cash, and a test may set another close.
         self.last_equity = Decimal(cash)
+        self.holidays: set[date] = set()  # weekdays the exchange is closed (the calendar leaves them out)
         self.shorting_enabled = shorting_enabled
         self.multiplier = Decimal(multiplier)
         self.status = status
@@ -413,6 +414,7 @@ class FakeAlpaca:
 
         route("/v2/account")(lambda: _json(fake._account_json()))
         route("/v2/clock")(lambda: _json(fake._clock_json()))
+        route("/v2/calendar")(lambda: _json(fake._calendar_json(request.args)))
         route("/v2/assets/<path:symbol>")(lambda symbol: _json(fake._asset(symbol).as_json()))
         route("/v2/positions")(lambda: _json(fake._positions_json()))
         route("/v2/positions/<path:symbol>")(lambda symbol: _json(fake._position_json(fake._position_symbol(symbol))))
@@ -494,6 +496,20 @@ class FakeAlpaca:
                 "initial_margin": "0", "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0",
                 "daytrade_count": 0,
             }
+
+    def _calendar_json(self, args) -> list[dict]:
+        """Calendar API (GET /v2/calendar): the exchange's trading days between start and end, each
+        with its open and close (New York time); weekends and ``holidays`` are absent."""
+        start = date.fromisoformat(args.get("start") or datetime.now(NEW_YORK).date().isoformat())
+        end = date.fromisoformat(args.get("end") or start.isoformat())
+        days = []
+        day = start
+        while day <= end:
+            if day.weekday() < 5 and day not in self.holidays:
+                days.append({"date": day.isoformat(), "open": "09:30", "close": "16:00", "session_open": "0400",
+                             "session_close": "2000", "settlement_date": (day + timedelta(days=1)).isoformat()})
+            day += timedelta(days=1)
+        return days
 
     def _clock_json(self) -> dict:
         now = datetime.now(NEW_YORK)
