@@ -8,9 +8,10 @@ Both sheet backends (CSV and Google) hand their raw cell values to these functio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Iterable, Sequence
 
+from novalgo.domain.money import parse_dollars
 from novalgo.domain.row_rules import DOLLARS, TRADE_COLUMNS, Size, TradeRules, parse_rules, parse_size
 from novalgo.domain.symbols import normalize_symbol
 from novalgo.domain.timeframes import interval_minutes, interval_label
@@ -177,14 +178,8 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_money(text: str) -> Decimal:
-    cleaned = str(text).strip().replace("$", "").replace(",", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"position_size {text!r} is not a dollar amount") from None
-    if not value.is_finite() or value <= 0:
-        raise ValueError(f"position_size {text!r} must be above zero")
-    return value
+    """A dollar position_size (the first version's only form)."""
+    return parse_dollars(text, SIZE)
 
 
 def _parse_row(cells: Sequence[str], columns: dict[str, int], number: int) -> ConfigRow:

@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
+from novalgo.domain.money import parse_dollars
 
 # The trading day, the default zone of a row's times and the day of Max Trades/Day: US markets'.
 EASTERN = ZoneInfo("America/New_York")
@@ -305,17 +306,6 @@ def parse_count(text: str, name: str) -> int:
     if not value.is_finite() or value < 0 or value != value.to_integral_value():
         raise ValueError(f"{name} {text!r} must be a whole number (0 or more)")
     return int(value)
-
-
-def parse_dollars(text: str, name: str) -> Decimal:
-    cleaned = str(text).strip().replace("$", "").replace(",", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"{name} {text!r} is not a dollar amount") from None
-    if not value.is_finite() or value <= 0:
-        raise ValueError(f"{name} {text!r} must be above zero")
-    return value
 
 
 def account_guards(values: Mapping[str, str]) -> tuple[AccountGuards, list[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
@@ -25,3 +25,16 @@ def cents(value: Decimal) -> Decimal:
 def cents_text(value: Decimal | None) -> str | None:
     """Money for JSON and CSV: an exact string to the cent (``250.50``), or None."""
     return None if value is None else str(cents(value))
+
+
+def parse_dollars(text: str, name: str) -> Decimal:
+    """A dollar amount as people type it (``5000``, ``$5,000``, ``$ 1,234.56``), above zero;
+    ValueError naming the cell otherwise."""
+    cleaned = str(text).strip().replace("$", "").replace(",", "").replace(" ", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"{name} {text!r} is not a dollar amount") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{name} {text!r} must be above zero")
+    return value
