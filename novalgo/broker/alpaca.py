@@ -27,7 +27,7 @@ from alpaca.common.enums import Sort
 from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
 from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
-                                     OrderRequest as AlpacaOrderRequest, StopLossRequest, TakeProfitRequest,
+                                     OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, TakeProfitRequest,
                                      TrailingStopOrderRequest)
 
 from novalgo.broker.alpaca_activities import fill_from_activity
@@ -317,6 +317,15 @@ class AlpacaBroker:
                 break
             raw = self._call(self._trading.get_order_by_id, str(raw.replaced_by), what=f"follow {client_order_id}")
         return self._remember(replace(_state(raw), client_order_id=client_order_id))
+
+    def replace_exit(self, broker_order_id: str, new_client_order_id: str, limit_price: Decimal | None = None,
+                     stop_price: Decimal | None = None) -> OrderState:
+        """PATCH /v2/orders/{id}: Alpaca replaces a bracket's leg with a new order at the new price."""
+        request = ReplaceOrderRequest(limit_price=limit_price, stop_price=stop_price,
+                                      client_order_id=new_client_order_id)
+        raw = self._call(self._trading.replace_order_by_id, broker_order_id, request,
+                         what=f"move exit order {broker_order_id}")
+        return self._remember(_state(raw))
 
     def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> Any:
         """Start the trade updates stream (see broker/alpaca_stream.py); None when there is none."""

@@ -184,6 +184,12 @@ class Broker(Protocol):
 
     def find_order(self, client_order_id: str) -> OrderState | None: ...
 
+    def replace_exit(self, broker_order_id: str, new_client_order_id: str, limit_price: Decimal | None = None,
+                     stop_price: Decimal | None = None) -> OrderState:
+        """Move a working exit order's limit (take-profit) or stop (stop-loss) price; the answer is
+        the order as it now works, under ``new_client_order_id`` (Alpaca makes a new order of a
+        replaced one). Raises OrderRejected when the broker refuses."""
+
     def orders(self, client_order_ids: Sequence[str]) -> dict[str, OrderState]:
         """Current state of many orders in as few calls as the API allows."""
 

@@ -46,7 +46,7 @@ from novalgo.broker.base import (
 )
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
-from novalgo.errors import BlockedByOpenOrders
+from novalgo.errors import BlockedByOpenOrders, OrderRejected
 from novalgo.sqlite import ThreadConnections
 
 log = logging.getLogger(__name__)
@@ -428,6 +428,26 @@ class SimulatedBroker:
                 changed += self._cancel_pending(db, self._siblings(db, row),
                                                 f"the {exits.label(row)} was canceled: one cancels the other")
         self._announce(changed)
+
+    def replace_exit(self, broker_order_id: str, new_client_order_id: str, limit_price: Decimal | None = None,
+                     stop_price: Decimal | None = None) -> OrderState:
+        """Move a working exit's price. Alpaca makes a new order of a replaced one; the simulator
+        moves the order in place and takes the new client_order_id, which is what a caller sees."""
+        if limit_price is None and stop_price is None:
+            raise ValueError("a replaced exit needs a new limit_price or stop_price")
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM orders WHERE broker_order_id=?", (broker_order_id,)).fetchone()
+            if row is None or row["status"] != PENDING:
+                raise OrderRejected(f"order {broker_order_id} is not open: it cannot be replaced")
+            changes = {}
+            if limit_price is not None:
+                changes["limit_price"] = plain(limit_price)
+            if stop_price is not None:
+                changes["stop_price"] = plain(stop_price)
+            db.execute("UPDATE orders SET client_order_id=? WHERE client_order_id=?",
+                       (new_client_order_id, row["client_order_id"]))
+            self._update(db, new_client_order_id, **changes)
+        return self._announce([new_client_order_id])[0]
 
     # -- pushing changes -------------------------------------------------------------------
 

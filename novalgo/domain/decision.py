@@ -53,6 +53,10 @@ class OrderLeg:
     stop_loss: Decimal | None = None
     trail_percent: Decimal | None = None
     trail_price: Decimal | None = None
+    # The exits' distances (2%, $1.50), to place them again from the entry's fill price once it is
+    # known; None for an absolute price the alert gave.
+    take_profit_from: Distance | None = None
+    stop_loss_from: Distance | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,8 @@ def _opening(side: str, row: ConfigRow, price: Decimal | None, tradability: Trad
         targets = _exit_prices(side, reference, take_profit, stop_loss)
         if isinstance(targets, str):
             return targets
-        leg = _with(leg, time_in_force="gtc", take_profit=targets[0], stop_loss=targets[1])
+        leg = _with(leg, time_in_force="gtc", take_profit=targets[0], stop_loss=targets[1],
+                    take_profit_from=_distance_of(take_profit), stop_loss_from=_distance_of(stop_loss))
     legs = (leg,)
     if trailing:
         exit_side = "sell" if side == "buy" else "buy"
@@ -293,6 +298,12 @@ def _exit_prices(side: str, entry: Decimal, take_profit, stop_loss) -> tuple[Dec
     if sl is not None and sl <= 0:
         return f"stop-loss {sl} is not a price"
     return tp, sl
+
+
+def _distance_of(target: Distance | ExitTarget | None) -> Distance | None:
+    if target is None or isinstance(target, Distance):
+        return target
+    return None if target.kind == PRICE else Distance(target.value, target.kind == PERCENT)
 
 
 def _qty_for(dollars: Decimal, price: Decimal, whole: bool) -> Decimal:

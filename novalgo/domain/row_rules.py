@@ -153,6 +153,14 @@ def limit_price(reference: Decimal, offset: Distance | None, side: str) -> Decim
     return broker_price(max(reference - distance, Decimal("0.0001")), ROUND_HALF_UP)
 
 
+def parse_distance(text: str) -> Distance:
+    """A distance as ``Distance.text`` writes it (``2%``, ``$1.5``)."""
+    distance = _distance(text, "distance")
+    if distance is None:
+        raise ValueError(f"no distance in {text!r}")
+    return distance
+
+
 def _distance(text: str, column: str, zero_ok: bool = False) -> Distance | None:
     if not text:
         return None

@@ -230,6 +230,9 @@ class Executor(ExitOrders):
                 done = "the closing order filled, but the opening order failed: " if filled_any else ""
                 return self._finish(alert, statuses.FAILED, done + reason)
             filled_any = True
+            if order["purpose"] == "open":
+                self._exits_from_fill(alert, order, state.filled_avg_price if state else
+                                      (Decimal(order["filled_avg_price"]) if order["filled_avg_price"] else None))
         return self._finish(alert, alert["plan_status"], alert["plan_reason"] or "")
 
     def _before_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str | None:

@@ -17,7 +17,9 @@ from typing import Any
 from novalgo.broker.base import STOP_LOSS, TAKE_PROFIT, OrderState
 from novalgo.domain import statuses
 from novalgo.domain.money import plain
-from novalgo.engine.journal import OPEN_AT_BROKER, REPLANNED, SENDING, SUPERSEDED, VOID
+from novalgo.domain.row_rules import exit_price
+from novalgo.engine.journal import OPEN_AT_BROKER, REPLANNED, SENDING, SUPERSEDED, VOID, order_details
+from novalgo.errors import OrderRejected, RetryableError
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,34 @@ EXITS_RECONCILE = 60.0  # seconds: with the stream, the same read once a minute 
 
 
 class ExitOrders:
+    def _exits_from_fill(self, alert: dict[str, Any], entry: dict[str, Any], fill: Decimal | None) -> None:
+        """Place a bracket's exits again from the entry's fill price: they went with the entry at the
+        price it was expected to fill at (Alpaca needs them then), and the row's 2% is from the fill.
+        A move Alpaca refuses leaves the exits where they are (still on the right side)."""
+        details = order_details(entry)
+        if fill is None or not (details.get("take_profit_from") or details.get("stop_loss_from")):
+            return
+        for leg in self.journal.orders_for(alert["id"]):
+            if leg["purpose"] not in (TAKE_PROFIT, STOP_LOSS) or leg["state"] not in OPEN_AT_BROKER:
+                continue
+            profit = leg["purpose"] == TAKE_PROFIT
+            distance = details.get("take_profit_from" if profit else "stop_loss_from")
+            if distance is None or not leg["broker_order_id"]:
+                continue
+            wanted = exit_price(fill, distance, entry["side"], profit)
+            if order_details(leg).get("limit_price" if profit else "stop_price") == wanted:
+                continue
+            new_cid = f"{entry['client_order_id']}-{'tp' if profit else 'sl'}"
+            try:
+                moved = self.broker.replace_exit(leg["broker_order_id"], new_cid,
+                                                 limit_price=wanted if profit else None,
+                                                 stop_price=None if profit else wanted)
+            except (OrderRejected, RetryableError) as e:
+                log.warning("%s: kept the %s at its price: moving it to %s from the fill was refused: %s",
+                            entry["symbol"], leg["purpose"].replace("_", "-"), wanted, e)
+                continue
+            self.journal.moved_exit(leg["client_order_id"], moved)
+
     def _place_trailing_stop(self, alert: dict[str, Any], order: dict[str, Any]) -> str:
         """The trailing stop follows its entry once that has filled, for what filled; returns why it
         was refused ("" when it is placed)."""

@@ -26,6 +26,7 @@ from novalgo.domain.alert_parts import ExitTarget
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
 from novalgo.domain.fifo import Fill
+from novalgo.domain.row_rules import Distance, parse_distance
 from novalgo.engine import outbox
 from novalgo.sqlite import ThreadConnections
 
@@ -104,7 +105,7 @@ EXIT_PURPOSES = (TAKE_PROFIT, STOP_LOSS, TRAILING_STOP)
 _NOT_EXIT = f"purpose NOT IN ({','.join(repr(p) for p in EXIT_PURPOSES)})"
 # How each order field beyond side and size is kept in an order's details.
 _DETAILS = ("order_type", "limit_price", "time_in_force", "extended_hours", "take_profit", "stop_loss",
-            "trail_percent", "trail_price")
+            "trail_percent", "trail_price", "take_profit_from", "stop_loss_from")
 
 
 def client_order_id(alert_id: str, leg: int) -> str:
@@ -428,6 +429,19 @@ class Journal:
                      state.status, state.broker_order_id, _text(state.filled_qty), "", now, now,
                      json.dumps({k: v for k, v in details.items() if v is not None})))
 
+    def moved_exit(self, cid: str, moved: Any) -> None:
+        """An exit order the broker replaced at a new price (an OrderState, under its new id)."""
+        with self._tx() as db:
+            row = db.execute("SELECT details FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+            if row is None:
+                return
+            details = json.loads(row["details"] or "{}")
+            details.update(limit_price=_text(moved.limit_price), stop_price=_text(moved.stop_price))
+            db.execute("UPDATE orders SET client_order_id=?, broker_order_id=?, details=?, updated_at=? "
+                       "WHERE client_order_id=?", (moved.client_order_id, moved.broker_order_id,
+                                                  json.dumps({k: v for k, v in details.items() if v is not None}),
+                                                  self.clock(), cid))
+
     def record_exit_outcome(self, cid: str, status: str, reason: str) -> str | None:
         """An exit order filled: its own settled alert record (for the row, Activity and /alerts),
         which takes the order over so its qty and price show there. Returns the record's id, or
@@ -565,6 +579,9 @@ def order_details(order: dict[str, Any]) -> dict[str, Any]:
     for key in ("limit_price", "take_profit", "stop_loss", "trail_percent", "trail_price", "stop_price"):
         if details.get(key) is not None:
             details[key] = Decimal(details[key])
+    for key in ("take_profit_from", "stop_loss_from"):
+        if details.get(key):
+            details[key] = parse_distance(details[key])
     return details
 
 
@@ -576,10 +593,11 @@ def _exits_json(alert: Alert) -> str | None:
 
 def _details_json(leg: OrderLeg) -> str | None:
     details = {name: getattr(leg, name) for name in _DETAILS}
-    if details == {"order_type": "market", "limit_price": None, "time_in_force": "day", "extended_hours": False,
-                   "take_profit": None, "stop_loss": None, "trail_percent": None, "trail_price": None}:
+    if details["order_type"] == "market" and details["time_in_force"] == "day" and not any(
+            value for name, value in details.items() if name not in ("order_type", "time_in_force")):
         return None  # a plain market order, as every order was before
-    return json.dumps({k: (plain(v) if isinstance(v, Decimal) else v) for k, v in details.items() if v is not None})
+    return json.dumps({k: (plain(v) if isinstance(v, Decimal) else v.text if isinstance(v, Distance) else v)
+                       for k, v in details.items() if v is not None})
 
 
 def _text(value: Any) -> str | None:

@@ -272,3 +272,17 @@ def test_a_data_dir_from_before_resting_orders_keeps_its_orders(data_dir):
     old = broker.find_order("nva-old-0")
     assert (old.status, old.filled_qty, old.order_type, old.legs) == (FILLED, 10, "market", ())
     assert broker.submit(order("buy", "1", "100", take_profit="110")).legs[0].status == PENDING
+
+
+def test_a_working_exit_moves_to_a_new_price_under_a_new_id(broker):
+    entry, take, stop = bracket(broker)
+    moved = broker.replace_exit(take.broker_order_id, "nva-entry-0-tp", limit_price=D("112"))
+    assert (moved.client_order_id, moved.limit_price, moved.status) == ("nva-entry-0-tp", 112, PENDING)
+    assert broker.find_order(take.client_order_id) is None
+    broker.observe_price("AAPL", D("111"))
+    assert broker.find_order("nva-entry-0-tp").status == PENDING, "111 is short of the new 112"
+    broker.observe_price("AAPL", D("112.5"))
+    assert (broker.find_order("nva-entry-0-tp").status, broker.position("AAPL").qty) == (FILLED, 0)
+    assert broker.find_order(stop.client_order_id).status == CANCELED
+    with pytest.raises(OrderRejected, match="not open"):
+        broker.replace_exit(stop.broker_order_id, "nva-x", stop_price=D("90"))

@@ -9,6 +9,7 @@ from novalgo.domain.alert_parts import PERCENT, PIPS, PRICE, ExitTarget
 from novalgo.domain.alerts import BUY, CLOSE, SELL
 from novalgo.domain.config_rows import parse_config
 from novalgo.domain.decision import Context, Holding, OrderLeg, Tradability, decide
+from novalgo.domain.row_rules import Distance
 
 FLAT, LONG_25, SHORT_20 = Holding(), Holding(D(25)), Holding(D(-20))
 CLOSED = Context(regular_hours=False)
@@ -76,15 +77,19 @@ def test_extended_hours_trades_limits_outside_regular_hours_and_nothing_changes_
 def test_take_profit_and_stop_loss_make_a_whole_share_bracket_good_till_cancelled():
     plan = decide(BUY, row(**{"Take_Profit": "2%", "Stop_Loss": "1%"}), FLAT, D(100))
     assert plan.legs == (OrderLeg("open", "buy", qty=D(50), time_in_force="gtc", take_profit=D("102.00"),
-                                  stop_loss=D("99.00")),)
+                                  stop_loss=D("99.00"), take_profit_from=Distance(D(2), True),
+                                  stop_loss_from=Distance(D(1), True)),)
     short = decide(SELL, row(**{"Stop_Loss": "$2"}), FLAT, D(100))
-    assert short.legs == (OrderLeg("open", "sell", qty=D(50), time_in_force="gtc", stop_loss=D("102.00")),)
+    assert short.legs == (OrderLeg("open", "sell", qty=D(50), time_in_force="gtc", stop_loss=D("102.00"),
+                                   stop_loss_from=Distance(D(2), False)),)
 
 
 def test_the_alerts_exits_fill_in_where_the_row_is_empty_and_the_row_wins():
     context = Context(alert_take_profit=ExitTarget(PRICE, D("110")), alert_stop_loss=ExitTarget(PERCENT, D(5)))
     plan = decide(BUY, row(**{"Take_Profit": "2%"}), FLAT, D(100), context=context)
     assert (plan.legs[0].take_profit, plan.legs[0].stop_loss) == (D("102.00"), D("95.00"))
+    # The alert's 5% is a distance, placed again from the fill; an absolute price stays where it is.
+    assert (plan.legs[0].take_profit_from, plan.legs[0].stop_loss_from) == (Distance(D(2), True), Distance(D(5), True))
     pips = decide(BUY, row(), FLAT, D(100), context=Context(alert_stop_loss=ExitTarget(PIPS, D(20))))
     assert pips.status == st.FAILED and "pips" in pips.reason
     wrong = decide(BUY, row(), FLAT, D(100), context=Context(alert_take_profit=ExitTarget(PRICE, D(90))))

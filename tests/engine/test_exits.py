@@ -121,3 +121,19 @@ def test_a_trailing_stop_alpaca_refuses_fails_the_alert_saying_the_entry_filled(
     assert alert["reason"] == ("the entry filled, but the trailing stop was refused: "
                                "Alpaca refused the order (422): trailing stops are unavailable")
     assert services.broker.position("TSLA").qty == 10, "the position is what the row holds: long, no exit"
+
+
+def test_a_brackets_exits_are_placed_again_from_the_entrys_fill_price(services, fake):
+    """The row's 2% / 1% are from the fill: the bracket goes at the alert's 100, the entry fills at
+    101, and the exits move to 103.02 and 99.99 (Alpaca replaces each leg with a new order)."""
+    fake.set_price("AAPL", 101)
+    assert send(services, "buy", "AAPL", 100) == ["FILLED"]
+    with fake.lock:
+        working = {o["type"]: o for o in fake.orders.values()
+                   if o["symbol"] == "AAPL" and o["status"] in ("new", "held")}
+    assert (working["limit"]["limit_price"], working["stop"]["stop_price"]) == ("103.02", "99.99")
+    exits = {o["purpose"]: o for o in services.journal.open_exits("AAPL")}
+    assert exits["take_profit"]["client_order_id"] == working["limit"]["client_order_id"]
+    fake.set_price("AAPL", "103.5")
+    wait_for(lambda: [r["status"] for r in exit_records(services, "AAPL")] == ["TAKE PROFIT"],
+             "the moved take-profit's fill to reach the row")
