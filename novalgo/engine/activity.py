@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from novalgo.domain.money import plain
 from novalgo.domain.timeframes import interval_label
+from novalgo.engine.flatten import SOURCES as LEADER_SOURCES  # a CLOSE the leader queued itself
 from novalgo.engine.journal import Journal
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
@@ -31,13 +32,20 @@ def activity_row(alert: Mapping[str, Any], zone: tzinfo | None = None) -> list[s
         sheet_time(received) if received else "",
         str(alert.get("symbol") or ""),
         _timeframe(alert),
-        str(alert.get("action") or ""),
+        _action(alert),
         str(alert.get("status") or ""),
         str(alert.get("reason") or ""),
         plain(qty) if qty else "",
         plain(price.quantize(PRICE_STEP, ROUND_HALF_UP)) if price is not None else "",
         _latency(alert, received, zone),
     ]
+
+
+def _action(alert: Mapping[str, Any]) -> str:
+    """The action, and who sent it when the leader did: "close (schedule)" for a Flatten At."""
+    action = str(alert.get("action") or "")
+    source = alert.get("source") or alert.get("source_ip")
+    return f"{action} ({source})" if source in LEADER_SOURCES and action else action
 
 
 def _timeframe(alert: Mapping[str, Any]) -> str:

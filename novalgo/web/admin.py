@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from novalgo import __version__
 from novalgo.domain.money import json_number, plain
 from novalgo.engine.flatten import SOURCES
+from novalgo.engine.journal import EXIT_SOURCE
 from novalgo.engine.guards import pause_reasons
 from novalgo.engine.services import SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
 from novalgo.errors import NovalgoError
@@ -124,7 +125,7 @@ def alert_view(record: dict, tz) -> dict:
         "id": record["id"],
         "received_at": _iso(record["received_at"], tz),
         # A CLOSE the leader queued itself says why (Flatten At, a loss-limit flatten); else a webhook.
-        "source": record["source_ip"] if record["source_ip"] in SOURCES else "webhook",
+        "source": record["source_ip"] if record["source_ip"] in SOURCES + (EXIT_SOURCE,) else "webhook",
         "action": record["action"],
         "symbol": record["symbol"],
         "timeframe": record["timeframe"] or record["row_timeframe"],

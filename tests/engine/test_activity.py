@@ -65,3 +65,10 @@ def test_an_unfinished_or_unfilled_alert_leaves_cells_empty():
         {"client_order_id": "nva-a1-0", "side": "buy", "qty": None, "notional": "5000", "state": "rejected",
          "filled_qty": "0", "filled_avg_price": None}]), timezone.utc)
     assert row[4:] == ["FAILED", "insufficient buying power", "", "", ""]
+
+
+def test_a_close_the_leader_queued_says_who_sent_it():
+    flatten = record(action="close", source_ip="schedule", status="WAITING")
+    assert activity_row(flatten, timezone.utc)[3] == "close (schedule)"
+    assert activity_row(record(source="guard", action="close"), timezone.utc)[3] == "close (guard)"
+    assert activity_row(record(source_ip="203.0.113.9"), timezone.utc)[3] == "SELL"
