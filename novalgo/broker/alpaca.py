@@ -97,7 +97,7 @@ class AlpacaBroker:
         self._asset_ttl, self._clock_ttl, self._account_ttl = asset_ttl, clock_ttl, account_ttl
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
         self._market: tuple[float, bool] | None = None
-        self._calendar: dict[date, bool] = {}  # trading day or not, from Alpaca's calendar
+        self._calendar: dict[date, datetime | None] = {}  # each day's close (None: no trading), from Alpaca
         self._account: tuple[float, Account] | None = None
         # Every symbol the executor works on reads its position before deciding: one positions
         # list answers all that ask together, instead of a request each (Alpaca allows 200/min).
@@ -258,19 +258,22 @@ class AlpacaBroker:
         return is_open
 
     def trading_day(self, day: date) -> bool:
-        """From Alpaca's calendar (GET /v2/calendar), read a month at a time: a day it leaves out
-        (a weekend, a holiday) is not a trading day."""
+        """From Alpaca's calendar: a day it leaves out (a weekend, a holiday) is not a trading day."""
+        return self.session_close(day) is not None
+
+    def session_close(self, day: date) -> datetime | None:
+        """When regular trading ends that day (13:00 ET on an early close), or None on a day without
+        trading; from Alpaca's calendar (GET /v2/calendar), read a month at a time."""
         with self._lock:
-            known = self._calendar.get(day)
-        if known is not None:
-            return known
+            if day in self._calendar:
+                return self._calendar[day]
         end = day + timedelta(days=CALENDAR_SPAN)
         raw = self._call(self._trading.get_calendar, GetCalendarRequest(start=day, end=end), what="read the calendar")
-        open_days = {entry.date for entry in raw}
+        closes = {entry.date: entry.close.replace(tzinfo=NEW_YORK) for entry in raw}  # New York wall time
         with self._lock:
             for offset in range(CALENDAR_SPAN + 1):
                 moment = day + timedelta(days=offset)
-                self._calendar[moment] = moment in open_days
+                self._calendar[moment] = closes.get(moment)
             return self._calendar[day]
 
     # -- orders ------------------------------------------------------------------------

@@ -164,6 +164,9 @@ class Broker(Protocol):
     def trading_day(self, day: date) -> bool:
         """Is the exchange open that day (the broker's calendar: weekends and holidays are not)?"""
 
+    def session_close(self, day: date) -> datetime | None:
+        """When regular trading ends that day (earlier on an early-close day); None if it does not trade."""
+
     def listen(self, on_update: Callable[[OrderState], None], on_connected: Callable[[], None]) -> Any:
         """Push every change of an order's state to ``on_update`` as it happens (Alpaca's trade
         stream; the simulator's own fills). Returns a handle with ``live`` and ``stop()``, or None

@@ -34,7 +34,8 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time as dtime, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -52,6 +53,7 @@ from novalgo.sqlite import ThreadConnections
 log = logging.getLogger(__name__)
 
 STARTING_CASH = Decimal(100000)
+NEW_YORK = ZoneInfo("America/New_York")
 QTY_STEP = exits.QTY_STEP
 WATCH_EVERY = 0.5  # seconds between a listener's looks for changes made by other processes
 
@@ -139,6 +141,10 @@ class SimulatedBroker:
     def trading_day(self, day: date) -> bool:
         """Monday to Friday: the simulator has no exchange calendar (and trades around the clock)."""
         return day.weekday() < 5
+
+    def session_close(self, day: date) -> datetime | None:
+        """16:00 New York on weekdays (no holidays, no early closes in the simulator)."""
+        return datetime.combine(day, dtime(16, 0), NEW_YORK) if self.trading_day(day) else None
 
     def market_open(self) -> bool:
         return True  # the simulator trades around the clock

@@ -102,7 +102,7 @@ def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
     flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify,
-                              is_trading_day=services.broker.trading_day)
+                              is_trading_day=services.broker.trading_day, session_close=services.broker.session_close)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),

@@ -432,3 +432,17 @@ def test_trading_days_come_from_alpacas_calendar_a_month_per_read(fake):
     assert broker.trading_day(date(2026, 12, 26)) is False  # Saturday
     assert broker.trading_day(date(2026, 12, 28)) is True
     assert fake.count("GET", "/v2/calendar") == 1, "one read covers the month"
+
+
+def test_the_calendar_gives_each_days_close_early_ones_included(fake):
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.support.alpaca import fake_alpaca_broker
+
+    fake.early_closes[date(2026, 11, 27)] = "13:00"  # the day after Thanksgiving
+    broker = fake_alpaca_broker(fake)
+    new_york = ZoneInfo("America/New_York")
+    assert broker.session_close(date(2026, 11, 27)) == datetime(2026, 11, 27, 13, 0, tzinfo=new_york)
+    assert broker.session_close(date(2026, 11, 30)) == datetime(2026, 11, 30, 16, 0, tzinfo=new_york)
+    assert broker.session_close(date(2026, 11, 28)) is None  # Saturday

@@ -104,3 +104,25 @@ def test_an_unreadable_flatten_time_flattens_nothing_and_breaks_nothing(services
     assert flatten.run_once() == [] and flatten.run_once() == []
     assert sum("Flatten At 'five to four'" in r.message for r in caplog.records) == 1
     assert services.broker.position("AAPL").qty == Decimal(25)
+
+
+def test_on_an_early_close_the_row_is_flattened_before_that_close(services, settings):
+    """The day after Thanksgiving closes at 13:00: a 15:55 Flatten At would send its CLOSE after
+    the close, to fill at the next open; it goes five minutes before 13:00 instead."""
+    write_config(settings, [["AAPL", "5000", "TRUE", "15 Min", "", "", "15:55"]])
+    journal_alert(services, alert_body("buy", "AAPL", "15", 200))
+    run_queue(services)
+    services.config.refresh()
+    early = datetime(2026, 11, 27, 13, 0, tzinfo=NY)
+    clock = Clock(datetime(2026, 11, 27, 12, 54, tzinfo=NY).timestamp())
+
+    def flattener(close):
+        return FlattenSchedule(services.journal, services.broker, services.config, clock=clock,
+                               session_close=lambda day: close)
+
+    assert flattener(early).run_once() == []  # 12:54: not yet
+    clock.now = datetime(2026, 11, 27, 12, 55, tzinfo=NY).timestamp()
+    normal = datetime(2026, 11, 27, 16, 0, tzinfo=NY)
+    assert flattener(normal).run_once() == [], "a regular close changes nothing: 15:55 it is"
+    assert len(flattener(early).run_once()) == 1
+    assert [a["action"] for a in scheduled_closes(services)] == ["close"]

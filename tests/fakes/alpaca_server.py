@@ -175,6 +175,7 @@ class FakeAlpaca:
         # the fake's account opened with its cash, and a test may set another close.
         self.last_equity = Decimal(cash)
         self.holidays: set[date] = set()  # weekdays the exchange is closed (the calendar leaves them out)
+        self.early_closes: dict[date, str] = {}  # days regular trading ends early, and when ("13:00")
         self.shorting_enabled = shorting_enabled
         self.multiplier = Decimal(multiplier)
         self.status = status
@@ -506,7 +507,8 @@ class FakeAlpaca:
         day = start
         while day <= end:
             if day.weekday() < 5 and day not in self.holidays:
-                days.append({"date": day.isoformat(), "open": "09:30", "close": "16:00", "session_open": "0400",
+                close = self.early_closes.get(day, "16:00")  # e.g. 13:00 the day after Thanksgiving
+                days.append({"date": day.isoformat(), "open": "09:30", "close": close, "session_open": "0400",
                              "session_close": "2000", "settlement_date": (day + timedelta(days=1)).isoformat()})
             day += timedelta(days=1)
         return days
