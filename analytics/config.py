@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping
 
 from novalgo.errors import SettingsError
-from novalgo.settings import EnvReader, Settings, merged_env
+from novalgo.settings import EnvReader, Settings, merged_env, smtp_fields
 
 CHANNELS = ("email", "sms", "slack")
 
@@ -102,13 +102,7 @@ class AnalyticsSettings:
             period=r.parsed("NOVALGO_REPORT_PERIOD", "1M", parse_period_text),
             risk_free_rate=r.number("NOVALGO_RISK_FREE_RATE", 0.0, float, low=-0.5, high=1.0),
             timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
-            smtp_host=r.text("NOVALGO_SMTP_HOST"),
-            smtp_port=r.number("NOVALGO_SMTP_PORT", 587, int, low=1, high=65535),
-            smtp_user=r.text("NOVALGO_SMTP_USER"),
-            smtp_password=r.text("NOVALGO_SMTP_PASSWORD"),
-            smtp_starttls=r.flag("NOVALGO_SMTP_STARTTLS", True),
-            smtp_ca_file=_optional_path(r.text("NOVALGO_SMTP_CA_FILE")),
-            email_from=r.text("NOVALGO_EMAIL_FROM"),
+            **smtp_fields(r),
             email_to=_split(r.text("NOVALGO_EMAIL_TO")),
             twilio_account_sid=r.text("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=r.text("TWILIO_AUTH_TOKEN"),
@@ -162,10 +156,6 @@ def _missing_partners(v: dict) -> list[str]:
 
 def _split(raw: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (raw or "").replace(";", ",").split(",") if p.strip())
-
-
-def _optional_path(raw: str | None) -> Path | None:
-    return Path(raw) if raw else None
 
 
 def _off(raw: str) -> bool:

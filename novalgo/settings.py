@@ -12,7 +12,7 @@ import os
 import secrets as _secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, TRADING,
@@ -212,6 +212,20 @@ class Settings:
         return shown
 
 
+def smtp_fields(r: "EnvReader") -> dict[str, Any]:
+    """The mail server settings, read once for both the live notifications and the reports."""
+    ca_file = r.text("NOVALGO_SMTP_CA_FILE")
+    return dict(
+        smtp_host=r.text("NOVALGO_SMTP_HOST"),
+        smtp_port=r.number("NOVALGO_SMTP_PORT", 587, int, low=1, high=65535),
+        smtp_user=r.text("NOVALGO_SMTP_USER"),
+        smtp_password=r.text("NOVALGO_SMTP_PASSWORD"),
+        smtp_starttls=r.flag("NOVALGO_SMTP_STARTTLS", True),
+        smtp_ca_file=Path(ca_file) if ca_file else None,
+        email_from=r.text("NOVALGO_EMAIL_FROM"),
+    )
+
+
 def _notify_settings(r: "EnvReader") -> NotifySettings:
     notify = NotifySettings(
         slack_webhook=r.text("NOVALGO_NOTIFY_SLACK_WEBHOOK"),
@@ -227,13 +241,7 @@ def _notify_settings(r: "EnvReader") -> NotifySettings:
         email_level=r.choice("NOVALGO_NOTIFY_EMAIL_LEVEL", "all", LEVELS),
         every=r.number("NOVALGO_NOTIFY_EVERY", 5.0, float, low=0.1, high=3600),
         timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
-        smtp_host=r.text("NOVALGO_SMTP_HOST"),
-        smtp_port=r.number("NOVALGO_SMTP_PORT", 587, int, low=1, high=65535),
-        smtp_user=r.text("NOVALGO_SMTP_USER"),
-        smtp_password=r.text("NOVALGO_SMTP_PASSWORD"),
-        smtp_starttls=r.flag("NOVALGO_SMTP_STARTTLS", True),
-        smtp_ca_file=Path(r.text("NOVALGO_SMTP_CA_FILE")) if r.text("NOVALGO_SMTP_CA_FILE") else None,
-        email_from=r.text("NOVALGO_EMAIL_FROM"),
+        **smtp_fields(r),
     )
     if bool(notify.telegram_token) != bool(notify.telegram_chat):
         r.problems.append("NOVALGO_NOTIFY_TELEGRAM_TOKEN and NOVALGO_NOTIFY_TELEGRAM_CHAT must be set together")
