@@ -109,5 +109,6 @@ def leader_loops(services: Services) -> list[tuple[str, float, object]]:
         ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
         *services.outbox.loops(),  # one sender per notification channel
         ("novalgo-flatten", FLATTEN_EVERY, flatten.run_once),
-        ("novalgo-guards", WATCH_EVERY, services.guards.watch),
+        # Also keeps the Settings tab's copy for /health fresh: a local file costs nothing to read.
+        ("novalgo-guards", 2.0 if services.sheet.kind == "local" else WATCH_EVERY, services.guards.watch),
     ]

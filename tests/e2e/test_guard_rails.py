@@ -12,7 +12,7 @@ from novalgo.cli import main
 from tests.support.running_service import RunningService, write_local_config
 
 SECRET = "guard-rails-secret"
-PAUSE_SEEN_WITHIN = 40.0  # the leader re-reads the Settings file on its guard loop (15 s) past the TTL
+PAUSE_SEEN_WITHIN = 30.0  # the leader re-reads the local Settings file on its guard loop (2 s) past the TTL
 
 
 def set_setting(data_dir, name: str, value: str) -> None:
