@@ -35,8 +35,8 @@ _JSON_HINT = "Send JSON such as {\"action\": \"buy\", \"symbol\": \"AAPL\", \"ti
 class Alert:
     """One trading signal: go long (buy), go short (sell) or go flat (close).
 
-    ``quantity``, ``take_profit`` and ``stop_loss`` keep what the alert said about size and exits;
-    they change no order yet.
+    ``quantity``, ``take_profit`` and ``stop_loss`` keep what the alert said about size and exits:
+    the decision uses them where the Config row defers to the alert (a row value always wins).
     """
 
     action: str
