@@ -381,7 +381,7 @@ class Executor(ExitOrders):
         if state.legs or (changed and state.is_final):
             order = self.journal.order(cid)
             if order is not None and state.legs:
-                self.journal.record_exits(order["alert_id"], state.legs)
+                self.journal.record_exits(order["alert_id"], cid, state.legs)
             if order is not None and changed and order["purpose"] in EXIT_PURPOSES and state.status == FILLED:
                 self._exit_filled(order, state)
         return changed

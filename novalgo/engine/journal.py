@@ -410,17 +410,21 @@ class Journal:
                  order.symbol, order.side, _text(order.qty), _text(order.notional), "canceled", order.broker_order_id,
                  _text(order.filled_qty), f"cancelled to clear the way: {order.description}", now, now))
 
-    def record_exits(self, alert_id: str, legs: Sequence[Any]) -> None:
+    def record_exits(self, alert_id: str, parent_cid: str, legs: Sequence[Any]) -> None:
         """A bracket's or OTO's exit orders (OrderStates, as the broker made them), kept with the
-        alert that placed them so their fills are credited to its row. Recording again is harmless."""
+        alert that placed them so their fills are credited to its row. Recording again is harmless:
+        an entry has one exit of each kind, even after one was moved to a new order (moved_exit)."""
         now = self.clock()
         with self._tx() as db:
             for state in legs:
                 purpose = TAKE_PROFIT if state.order_type == "limit" else STOP_LOSS
+                if db.execute("SELECT 1 FROM orders WHERE alert_id=? AND purpose=? AND "
+                              "json_extract(details, '$.parent')=?", (alert_id, purpose, parent_cid)).fetchone():
+                    continue
                 leg = db.execute("SELECT COALESCE(MAX(leg), -1) + 1 FROM orders WHERE alert_id=?",
                                  (alert_id,)).fetchone()[0]
                 details = {"order_type": state.order_type, "limit_price": _text(state.limit_price),
-                           "stop_price": _text(state.stop_price), "time_in_force": "gtc"}
+                           "stop_price": _text(state.stop_price), "time_in_force": "gtc", "parent": parent_cid}
                 db.execute(
                     "INSERT OR IGNORE INTO orders (client_order_id, alert_id, leg, purpose, symbol, side, qty, state, "
                     "broker_order_id, filled_qty, reason, created_at, updated_at, details) "

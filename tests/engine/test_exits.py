@@ -30,7 +30,7 @@ ROWS = {
 def services(settings, fake):
     from novalgo.web import create_app
 
-    settings = settings.with_overrides(fill_wait=5.0)
+    settings = settings.with_overrides(fill_wait=2.0)  # a resting limit is left to the tracker after this
     folder = settings.data_dir / "sheet"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Config.csv").write_text(HEADER + "".join(ROWS.values()))

@@ -348,3 +348,21 @@ def test_a_broker_state_only_moves_an_order_forward(journal):
     assert not journal.record_broker_state(cid, state("partially_filled", 4)), "a filled order stays filled"
     order = journal.orders_for(alert_id)[0]
     assert (order["state"], order["filled_qty"], order["broker_order_id"]) == ("filled", "10", "b-1")
+
+
+def test_a_brackets_exits_are_kept_once_even_after_one_moved_to_a_new_order(journal):
+    """A late copy of the entry (with its legs as first made) must not bring back a take-profit that
+    was replaced at a new price: the replaced order never fills, and would look open for ever."""
+    from novalgo.broker.base import OrderState
+
+    alert_id, _, _ = journal.add(parse_alert(read_delivery(b'{"action":"buy","symbol":"AAPL","timeframe":"15"}')),
+                                 "{}", "127.0.0.1", 0)
+    legs = (OrderState("leg-tp", "b-tp", "AAPL", "sell", "pending", qty=D(10), order_type="limit", limit_price=D(102)),
+            OrderState("leg-sl", "b-sl", "AAPL", "sell", "pending", qty=D(10), order_type="stop", stop_price=D(99)))
+    journal.record_exits(alert_id, "nva-a-0", legs)
+    moved = OrderState("nva-a-0-tp", "b-tp2", "AAPL", "sell", "pending", qty=D(10), order_type="limit",
+                       limit_price=D("103.02"))
+    journal.moved_exit("leg-tp", moved)
+    journal.record_exits(alert_id, "nva-a-0", legs)  # the entry read again, legs as first made
+    exits = sorted((o["purpose"], o["client_order_id"]) for o in journal.open_exits("AAPL"))
+    assert exits == [("stop_loss", "leg-sl"), ("take_profit", "nva-a-0-tp")]
