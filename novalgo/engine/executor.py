@@ -459,6 +459,8 @@ class Executor(ExitOrders):
 
     def _finish(self, alert: dict[str, Any], status: str, reason: str, row: ConfigRow | None = None) -> str:
         self.journal.finish(alert["id"], status, reason)
+        if self.guards is not None and alert.get("in_progress"):
+            self.guards.positions_changed()  # it traded: the caps count positions afresh
         key = row.key if row else ((alert["symbol"], alert["row_minutes"]) if alert.get("row_minutes") else None)
         if key and status in statuses.SHEET_STATUSES:
             self.writer.set(key, status)

@@ -235,6 +235,13 @@ class Guards:
             held[symbol] = held.get(symbol, Decimal(0)) + value
         return held
 
+    def positions_changed(self) -> None:
+        """An alert has traded: the next room check reads positions afresh (what filled is in them,
+        what has not is among our open orders), so a position just closed no longer counts."""
+        with self._lock:
+            self._positions = None
+            self._approved = []
+
     # -- cached reads -----------------------------------------------------------------------
 
     def _read_account(self) -> Account:
