@@ -36,8 +36,9 @@ class ExitOrders:
         if fill is None or not (details.get("take_profit_from") or details.get("stop_loss_from")):
             return
         for leg in self.journal.orders_for(alert["id"]):
-            if leg["purpose"] not in (TAKE_PROFIT, STOP_LOSS) or leg["state"] not in OPEN_AT_BROKER:
-                continue
+            if leg["purpose"] not in (TAKE_PROFIT, STOP_LOSS) or leg["state"] not in OPEN_AT_BROKER \
+                    or order_details(leg).get("parent") != entry["client_order_id"]:
+                continue  # not this entry's working exits
             profit = leg["purpose"] == TAKE_PROFIT
             distance = details.get("take_profit_from" if profit else "stop_loss_from")
             if distance is None or not leg["broker_order_id"]:
