@@ -9,7 +9,7 @@ refused (with what was read and a hint), 1 when its secret would be refused, els
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
@@ -129,8 +129,12 @@ def _exit(target: dict[str, str] | None) -> str | None:
 
 
 def _size(text: str) -> str:
-    """Dollars with their sign; shares, percent and alert as the row says them."""
-    return f"${text}" if text and text[0].isdigit() else text
+    """Dollars with their sign; shares, percent and alert as the row says them ("25 sh", "10%")."""
+    try:
+        Decimal(text)
+    except (InvalidOperation, TypeError):
+        return text
+    return f"${text}"
 
 
 def _terms(order: dict) -> str:

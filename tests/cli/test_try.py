@@ -98,3 +98,21 @@ def test_pineconnector_licence_id_and_exits(tmp_path):
     shown = lines(result.output)
     assert "take profit 2% from entry" in shown and "stop loss at 180.5" in shown
     assert "secret matches" in shown
+
+
+def test_a_row_with_exits_shows_the_bracket_and_a_close_shows_the_exits_it_cancels_first(tmp_path):
+    data_dir = tmp_path / "data"
+    (data_dir / "sheet").mkdir(parents=True)
+    (data_dir / "sheet" / "Config.csv").write_text(
+        "symbol,position_size,active,Time Frame,Take Profit,Stop Loss\nAAPL,25 sh,TRUE,15 Min,2%,$3\n")
+    rehearsed = lines(run_try(data_dir, alert_body("buy", price=200)).output)
+    assert "config row AAPL 15 Min (row 2): 25 sh, active" in rehearsed
+    assert "order 1 buy 25 AAPL (open): take-profit 204, stop-loss 197, good till cancelled" in rehearsed
+    app = create_app(Settings(webhook_secret=SECRET, data_dir=data_dir, run_background=False,
+                              journal_sync="normal"), start_background=False)
+    assert app.test_client().post("/webhook", data=alert_body("buy", price=200)).status_code == 202
+    assert run_queue(app.extensions["novalgo"]) == ["FILLED"]
+    closing = lines(run_try(data_dir, alert_body("close", price=201)).output)
+    assert "first cancel our exit order: take-profit sell 25 AAPL" in closing
+    assert "first cancel our exit order: stop-loss sell 25 AAPL" in closing
+    assert "order 1 sell 25 AAPL (close)" in closing
