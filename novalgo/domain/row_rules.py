@@ -105,21 +105,30 @@ def parse_size(text: str) -> Size:
 
 
 def parse_rules(cells: Mapping[str, str]) -> TradeRules:
-    """The row's rules from its optional cells (header → text); ValueError names a bad cell."""
+    """The row's rules from its optional cells (header → text); a ValueError names every bad cell."""
+    problems: list[str] = []
+
+    def read(parse, *args):
+        try:
+            return parse(*args)
+        except ValueError as e:
+            problems.append(str(e))
+            return None
+
     def cell(name: str) -> str:
         return str(cells.get(name, "") or "").strip()
 
-    direction = _choice(cell(DIRECTION), DIRECTION, DIRECTIONS, BOTH)
-    order_type = _choice(cell(ORDER_TYPE), ORDER_TYPE, ORDER_TYPES, MARKET)
     rules = TradeRules(
-        direction=direction,
-        take_profit=_distance(cell(TAKE_PROFIT), TAKE_PROFIT),
-        stop_loss=_distance(cell(STOP_LOSS), STOP_LOSS),
-        trailing_stop=_distance(cell(TRAILING_STOP), TRAILING_STOP),
-        order_type=order_type,
-        limit_offset=_distance(cell(LIMIT_OFFSET), LIMIT_OFFSET, zero_ok=True),
-        extended_hours=_checkbox(cell(EXTENDED_HOURS), EXTENDED_HOURS),
+        direction=read(_choice, cell(DIRECTION), DIRECTION, DIRECTIONS, BOTH) or BOTH,
+        take_profit=read(_distance, cell(TAKE_PROFIT), TAKE_PROFIT),
+        stop_loss=read(_distance, cell(STOP_LOSS), STOP_LOSS),
+        trailing_stop=read(_distance, cell(TRAILING_STOP), TRAILING_STOP),
+        order_type=read(_choice, cell(ORDER_TYPE), ORDER_TYPE, ORDER_TYPES, MARKET) or MARKET,
+        limit_offset=read(_distance, cell(LIMIT_OFFSET), LIMIT_OFFSET, True),
+        extended_hours=bool(read(_checkbox, cell(EXTENDED_HOURS), EXTENDED_HOURS)),
     )
+    if problems:
+        raise ValueError("; ".join(problems))
     if rules.trailing_stop and (rules.take_profit or rules.stop_loss):
         # Alpaca holds a position's shares for one exit order at a time, and a trailing stop
         # cannot be a bracket leg: the two cannot both be at the broker.

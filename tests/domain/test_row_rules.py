@@ -86,3 +86,10 @@ def test_limit_prices_go_through_the_alerts_price_by_the_offset():
     assert limit_price(D("100"), Distance(D("0.1"), True), "buy") == D("100.10")
     assert limit_price(D("100"), Distance(D("0.05"), False), "sell") == D("99.95")
     assert limit_price(D("100"), None, "buy") == D("100.00")
+
+
+def test_every_bad_cell_of_a_row_is_named_at_once():
+    with pytest.raises(ValueError) as refused:
+        parse_rules({"Direction": "sideways", "Take Profit": "2", "Extended Hours": "maybe"})
+    assert str(refused.value).count(";") == 2
+    assert all(name in str(refused.value) for name in ("Direction", "Take Profit", "Extended Hours"))
