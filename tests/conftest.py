@@ -8,6 +8,8 @@ import pytest
 
 from novalgo.settings import Settings
 from tests.fakes.alpaca_server import FakeAlpaca
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.telegram_server import FakeTelegram
 from tests.support.alerts import SECRET
 
 
@@ -39,4 +41,18 @@ def fake():
     """The fake Alpaca (trading API, market data, trade stream) on loopback; tests that need another
     fake under this name define their own."""
     with FakeAlpaca() as server:
+        yield server
+
+
+@pytest.fixture
+def discord():
+    """A local fake of Discord's webhook API (tests/fakes/discord_server.py)."""
+    with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def telegram():
+    """A local fake of Telegram's Bot API (tests/fakes/telegram_server.py)."""
+    with FakeTelegram() as server:
         yield server

@@ -6,21 +6,7 @@ from __future__ import annotations
 import pytest
 
 from novalgo.channels import ChannelError, post_discord, post_slack, post_telegram
-from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.telegram_server import FakeTelegram
-
-
-@pytest.fixture
-def discord():
-    with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-def telegram():
-    with FakeTelegram() as server:
-        yield server
 
 
 def test_discord_gets_content_cut_to_its_2000_characters(discord):

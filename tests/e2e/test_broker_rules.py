@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.e2e import Fakes, RealService
+from tests.support.e2e import Fakes, serving
 from tests.support.gunicorn import wait_for
 
 # The service reads Alpaca's clock at most every 30 s: the open is seen within that, then the
@@ -32,15 +32,8 @@ def stack(tmp_path_factory):
         ["TSLA", "2000", True, "15 Min", "", ""],
         ["BTCUSD", "6000", True, "15 Min", "", ""],
     ])
-    # The leader follows the fake's trade stream, as it follows Alpaca's: fills arrive as events.
-    service = RealService(root / "data", workers=2, NOVALGO_MAX_ALERT_AGE="5", NOVALGO_FILL_WAIT="1",
-                          APCA_API_STREAM_URL=fakes.alpaca.stream_url, **fakes.env())
-    try:
-        service.wait_healthy()
+    with serving(fakes, root / "data", NOVALGO_MAX_ALERT_AGE="5", NOVALGO_FILL_WAIT="1") as service:
         yield fakes, service
-    finally:
-        service.stop()
-        fakes.stop()
 
 
 def post(service, action: str, symbol: str, price) -> dict:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.e2e import CONFIG_HEADER, Fakes, RealService
+from tests.support.e2e import CONFIG_HEADER, Fakes, serving
 from tests.support.gunicorn import wait_for
 
 COLUMNS = ["Direction", "Take Profit", "Stop Loss", "Trailing Stop", "Order Type", "Limit Offset", "Extended Hours"]
@@ -42,14 +42,8 @@ def stack(tmp_path_factory):
     header = CONFIG_HEADER + COLUMNS
     fakes.create_sheet([[symbol, size, True, "15 Min", "", "", *rest] for symbol, (size, *rest) in ROWS.items()],
                        header=header)
-    service = RealService(root / "data", workers=2, NOVALGO_FILL_WAIT="2", NOVALGO_PERFORMANCE_INTERVAL="5",
-                          APCA_API_STREAM_URL=fakes.alpaca.stream_url, **fakes.env())
-    try:
-        service.wait_healthy()
+    with serving(fakes, root / "data", NOVALGO_FILL_WAIT="2", NOVALGO_PERFORMANCE_INTERVAL="5") as service:
         yield fakes, service
-    finally:
-        service.stop()
-        fakes.stop()
 
 
 def post(service, action: str, symbol: str, price, **extra) -> dict:
@@ -194,14 +188,8 @@ def after_hours(tmp_path_factory):
     size, *rest = ROWS["UBER"]
     fakes.create_sheet([["UBER", size, True, "15 Min", "", "", *rest], ["AAPL", "$1,000", True, "15 Min", "", ""]],
                        header=CONFIG_HEADER + COLUMNS)
-    service = RealService(root / "data", workers=1, NOVALGO_FILL_WAIT="2",
-                          APCA_API_STREAM_URL=fakes.alpaca.stream_url, **fakes.env())
-    try:
-        service.wait_healthy()
+    with serving(fakes, root / "data", workers=1, NOVALGO_FILL_WAIT="2") as service:
         yield fakes, service
-    finally:
-        service.stop()
-        fakes.stop()
 
 
 def test_an_extended_hours_entry_with_the_market_closed(after_hours):

@@ -14,10 +14,9 @@ from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.engine.journal import Journal
 from novalgo.engine.outbox import Outbox
 from novalgo.settings import NotifySettings, Settings
-from tests.fakes.discord_server import FakeDiscord, Troubled
+from tests.fakes.discord_server import Troubled
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.telegram_server import FakeTelegram
 from tests.support.alerts import alert_body
 
 EVERY = 5.0
@@ -71,18 +70,6 @@ def journal(tmp_path, clock) -> Journal:
 def slack():
     with FakeSlack() as server:
         server.troubles = SlackTroubles(server)
-        yield server
-
-
-@pytest.fixture
-def discord():
-    with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-def telegram():
-    with FakeTelegram() as server:
         yield server
 
 

@@ -789,16 +789,6 @@ class SheetsFake:
             for dc, data in enumerate(row.get("values", [])):
                 tab.cell(r0 + dr, c0 + dc).note = data.get("note") or None
 
-    def _req_repeatCell(self, book: Spreadsheet, args: dict) -> None:
-        if args.get("fields") != "note":
-            raise ApiError(400, f"Unsupported fields in this fake: {args.get('fields')}")
-        grid = args.get("range", {})
-        tab = book.tab_by_id(grid.get("sheetId", 0))
-        r0, c0, r1, c1 = _grid_span(tab, grid)
-        for r in range(r0, r1):
-            for c in range(c0, c1):
-                tab.cell(r, c).note = args.get("cell", {}).get("note")
-
     def _req_addConditionalFormatRule(self, book: Spreadsheet, args: dict) -> None:
         rule = copy.deepcopy(args.get("rule", {}))
         if not rule.get("ranges"):

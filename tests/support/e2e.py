@@ -8,8 +8,9 @@ here, so google-auth signs a real JWT and the fake verifies it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -80,3 +81,17 @@ SECRET = "e2e-secret"
 def RealService(data_dir: Path, workers: int = 2, **env: str) -> RunningService:  # noqa: N802 (reads as a class)
     """``python -m novalgo serve`` under gunicorn, configured by the fakes' environment."""
     return RunningService(data_dir, SECRET, workers=workers, **env)
+
+
+@contextmanager
+def serving(fakes: Fakes, data_dir: Path, workers: int = 2, **env: str) -> Iterator[RunningService]:
+    """The real service against the fakes, following the fake's trade stream as it follows
+    Alpaca's (fills arrive as events); healthy before it is handed over, stopped with the fakes."""
+    service = RealService(data_dir, workers=workers, APCA_API_STREAM_URL=fakes.alpaca.stream_url, **env,
+                          **fakes.env())
+    try:
+        service.wait_healthy()
+        yield service
+    finally:
+        service.stop()
+        fakes.stop()
