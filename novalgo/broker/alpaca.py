@@ -118,6 +118,7 @@ class AlpacaBroker:
         self._heard: dict[str, Decimal] = {}  # broker order id → filled qty the stream reported
         self._unheard: dict[str, tuple[str, Decimal]] = {}  # broker order id → (symbol, filled qty)
         self._lock = threading.Lock()
+        self._just_listed = threading.local()  # the position this thread last listed, until asked again
 
     @classmethod
     def from_settings(cls, settings, **options: Any) -> "AlpacaBroker":
@@ -160,7 +161,20 @@ class AlpacaBroker:
                 qty = self._held.get(symbol)
                 if qty is None and self._known_crypto(symbol):
                     qty = self._held.get(normalize_symbol(symbol, "CRYPTO"))
+                self._just_listed.found = None
                 return Position(symbol, qty or ZERO)
+        found = self._listed(symbol)
+        self._just_listed.found = found  # as fresh as held_now would be, for this thread's next ask
+        return found
+
+    def held_now(self, symbol: str) -> Position:
+        """From a positions list begun after this call (shared with others asking), never the
+        stream's cache: a fill event lost on a socket that looks alive cannot make a close sell
+        shares the account no longer holds. A list this thread's ``position`` just made serves."""
+        just, self._just_listed.found = getattr(self._just_listed, "found", None), None
+        return just if just is not None and just.symbol == symbol else self._listed(symbol)
+
+    def _listed(self, symbol: str) -> Position:
         positions = self._positions()
         found = positions.get(symbol)
         if found is None and self._known_crypto(symbol):

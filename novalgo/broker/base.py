@@ -148,7 +148,10 @@ class Broker(Protocol):
     def positions(self) -> list[Position]: ...
 
     def position(self, symbol: str) -> Position:
-        """The open position (qty 0 when flat)."""
+        """The open position (qty 0 when flat), from a cache the broker keeps current where it can."""
+
+    def held_now(self, symbol: str) -> Position:
+        """The position as the broker holds it at this moment, never from a cache: what a close may sell."""
 
     def asset(self, symbol: str) -> AssetInfo:
         """Trading properties; raises OrderRejected for a symbol the broker does not trade."""

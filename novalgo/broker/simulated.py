@@ -166,6 +166,10 @@ class SimulatedBroker:
         row = self._db().execute("SELECT symbol, qty, avg_price FROM positions WHERE symbol=?", (symbol,)).fetchone()
         return self._position(row) if row else Position(symbol, ZERO)
 
+    def held_now(self, symbol: str) -> Position:
+        """The simulator keeps no cache: the same as ``position``."""
+        return self.position(symbol)
+
     def _position(self, row: sqlite3.Row) -> Position:
         qty, avg = Decimal(row["qty"]), Decimal(row["avg_price"])
         last = self.latest_price(row["symbol"]) or avg

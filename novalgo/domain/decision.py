@@ -103,6 +103,9 @@ class Context:
     alert_qty: Decimal | None = None  # what the alert carries, for a size of "alert"
     alert_take_profit: ExitTarget | None = None  # used where the row leaves Take Profit empty
     alert_stop_loss: ExitTarget | None = None
+    # The last trade, for a close that must go as a limit (pre/post-market) when the alert has no
+    # price: the leader's own CLOSEs (Flatten At, a loss limit) carry none. Never an entry's price.
+    close_reference: Decimal | None = None
 
 
 def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
@@ -172,6 +175,7 @@ def _closing_style(row: ConfigRow, price: Decimal | None, tradability: Tradabili
     takes only limit day orders there. A string is why it cannot go."""
     if not _extended(row, tradability, context):
         return _Style()
+    price = price if price is not None else context.close_reference
     if price is None:
         return f"an extended-hours close is a limit order and needs a price: {NO_PRICE}"
     return _Style(limit=True, extended=True, reference=price, offset=row.rules.limit_offset)

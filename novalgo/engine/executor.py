@@ -101,65 +101,87 @@ class Executor(ExitOrders):
         price = Decimal(alert["price"]) if alert["price"] else None
         if price is not None:
             self.broker.observe_price(symbol, price)
+        # Everything that can refuse the alert is decided before anything is cancelled: an alert
+        # that may not trade (a row switched off, a guard, the market closed with skip) leaves the
+        # older alert's resting limit and the row's take-profit and stop-loss as they were.
+        preview, opposing, resting = self._preview(alert, row)
+        permit = _Permit(self, symbol, row, price)
+        allowed = permit.apply(preview)
+        # Orders of ours against the signal go whatever it may do; a resting limit only gives way
+        # to a newer entry that may go.
+        replaced = opposing + resting if allowed.legs else opposing
+        if not allowed.legs and not replaced:
+            kept = f"; the limit order of alert {resting[0]['alert_id']} keeps resting" if resting else ""
+            return self._finish(alert, allowed.status, allowed.reason + kept, row=row)
+        if allowed.legs and self._skipped_outside_hours(symbol, allowed):
+            return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
         # A newer signal replaces an older alert's legs that were never sent.
         for older in self.journal.drop_unsent(symbol, alert["id"], SUPERSEDED):
             self._settle_superseded(older, alert["id"])
-        # An older alert's limit still resting at the broker: the newer signal replaces it.
-        self._cancel_open_orders(symbol, alert["id"], only=_resting_limit)
-        for _ in range(4):
-            plan = self._plan(alert, row)
-            exits = self.journal.open_exits(symbol) if plan.legs else []
-            if not plan.cancel_first and not exits:
-                break
-            if exits:
-                # A close, a flip or a new entry: the row's own exits go first, so the shares are
-                # never held twice (Alpaca holds them for the exit orders until those end).
-                if not self._cancel_exits(exits):
-                    return self._finish(alert, statuses.FAILED, "our exit orders on this symbol could not be "
-                                        "cancelled, so nothing was sent", row=row)
-            else:
-                self._cancel_open_orders(symbol, alert["id"])
-            # It has acted on the account (our older orders are gone): its plan must now finish,
-            # however long the cancels took, or the symbol is left with neither alert's position.
+        plan = allowed
+        if replaced:
+            # Our older orders this signal replaces (a resting limit, orders pointing the other way).
             self.journal.mark_in_progress(alert["id"])
             alert["in_progress"] = 1
-        else:
-            return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
+            self._cancel_open_orders(symbol, alert["id"], replaced)
+            for _ in range(4):
+                # Decided again: a cancelled order may have filled in part meanwhile.
+                plan = permit.apply(self._plan(alert, row))
+                if not plan.cancel_first:
+                    break
+                self._cancel_open_orders(symbol, alert["id"])  # one of ours opened meanwhile
+            else:
+                return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
-        plan = self._guarded(symbol, row, plan, price)
-        if not plan.legs:
-            return self._finish(alert, plan.status, plan.reason, row=row)
-        extended = any(leg.extended_hours for leg in plan.legs)
-        if self.skip_outside_hours and not extended and not self._trades_now(symbol):
+        if self._skipped_outside_hours(symbol, plan):
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
+        exits = self.journal.open_exits(symbol)
+        if exits:
+            # A close, a flip or a new entry that may go: the row's own exits go first, so the shares
+            # are never held twice (Alpaca holds them for the exit orders until those end).
+            self.journal.mark_in_progress(alert["id"])
+            alert["in_progress"] = 1
+            if not self._cancel_exits(exits):
+                return self._finish(alert, statuses.FAILED, "our exit orders on this symbol could not be "
+                                    "cancelled, so nothing was sent", row=row)
+            plan = permit.apply(self._plan(alert, row))  # an exit may have filled while it was cancelled
+            if not plan.legs:
+                return self._finish(alert, plan.status, plan.reason, row=row)
         # The alert's price rides along as a hint (the simulator fills at it; Alpaca ignores it).
         self.journal.plan(alert["id"], symbol, plan.legs, price, plan.status, plan.reason)
         return self._send_legs(self.journal.get(alert["id"]))
 
-    def _guarded(self, symbol: str, row: ConfigRow, plan: OrderPlan, price: Decimal | None) -> OrderPlan:
-        """The plan the guard rails allow: an entry they refuse is SKIPPED, but a flip's close still
-        goes (closes and exits always do), leaving the row flat."""
-        if self.guards is None:
-            return plan
-        try:
-            refusal = self.guards.check_plan(symbol, row, plan, price)
-        except ValueError as e:  # a guard cell of the row that cannot be read
-            refusal, failed = str(e), True
-        else:
-            failed = False
-        if not refusal:
-            return plan
-        closes = tuple(leg for leg in plan.legs if leg.purpose == "close")
-        if closes:
-            return OrderPlan(closes, statuses.WAITING, f"closed the position; no new entry: {refusal}")
-        return OrderPlan((), statuses.FAILED if failed else statuses.SKIPPED, refusal)
+    def _preview(self, alert: dict[str, Any], row: ConfigRow) -> tuple[OrderPlan, list[dict[str, Any]],
+                                                                       list[dict[str, Any]]]:
+        """The plan as it will stand once the older orders of ours this alert replaces are cancelled,
+        with those orders: every one pointing against the signal, or else a resting limit entry on
+        the same side (the newer signal sets the price). Reads only."""
+        others = self.journal.open_orders(alert["symbol"], exclude_alert=alert["id"])
+        plan = self._plan(alert, row, others)
+        if plan.cancel_first:
+            return self._plan(alert, row, []), others, []
+        resting = {o["client_order_id"] for o in others if _resting_limit(o)}
+        if not resting:
+            return plan, [], []
+        replacing = self._plan(alert, row, [o for o in others if o["client_order_id"] not in resting])
+        if not replacing.legs:
+            return plan, [], []
+        return replacing, [], [o for o in others if o["client_order_id"] in resting]
 
-    def _plan(self, alert: dict[str, Any], row: ConfigRow) -> OrderPlan:
-        return plan_alert(alert_of(alert), row, self.broker, self.journal.open_orders(alert["symbol"]))[1]
+    def _skipped_outside_hours(self, symbol: str, plan: OrderPlan) -> bool:
+        extended = any(leg.extended_hours for leg in plan.legs)
+        return self.skip_outside_hours and not extended and not self._trades_now(symbol)
 
-    def _cancel_open_orders(self, symbol: str, alert_id: str, only: Any = None) -> None:
-        older = [o for o in self.journal.open_orders(symbol, exclude_alert=alert_id) if only is None or only(o)]
+    def _plan(self, alert: dict[str, Any], row: ConfigRow,
+              open_orders: list[dict[str, Any]] | None = None) -> OrderPlan:
+        if open_orders is None:
+            open_orders = self.journal.open_orders(alert["symbol"])
+        return plan_alert(alert_of(alert), row, self.broker, open_orders)[1]
+
+    def _cancel_open_orders(self, symbol: str, alert_id: str, older: list[dict[str, Any]] | None = None) -> None:
+        if older is None:
+            older = self.journal.open_orders(symbol, exclude_alert=alert_id)
         if not older:
             return
         for order in older:
@@ -537,6 +559,35 @@ def _planned_again(alert: dict[str, Any]) -> bool:
 def _resting_limit(order: dict[str, Any]) -> bool:
     """An older alert's limit entry still waiting at the broker for its price."""
     return order["purpose"] == "open" and order_details(order).get("order_type") == "limit"
+
+
+class _Permit:
+    """What the guard rails allow of an alert's plans: asked once (an entry they let through counts
+    against the caps at once), then applied to every plan the alert makes. A refused entry is
+    SKIPPED, but a flip's close still goes (closes and exits always do), leaving the row flat."""
+
+    def __init__(self, executor: "Executor", symbol: str, row: ConfigRow, price: Decimal | None):
+        self._executor, self._symbol, self._row, self._price = executor, symbol, row, price
+        self._asked = False
+        self._refusal: str | None = None
+        self._failed = False
+
+    def apply(self, plan: OrderPlan) -> OrderPlan:
+        guards = self._executor.guards
+        if guards is None or not any(leg.purpose == "open" for leg in plan.legs):
+            return plan
+        if not self._asked:
+            self._asked = True
+            try:
+                self._refusal = guards.check_plan(self._symbol, self._row, plan, self._price)
+            except ValueError as e:  # a guard cell of the row that cannot be read
+                self._refusal, self._failed = str(e), True
+        if not self._refusal:
+            return plan
+        closes = tuple(leg for leg in plan.legs if leg.purpose == "close")
+        if closes:
+            return OrderPlan(closes, statuses.WAITING, f"closed the position; no new entry: {self._refusal}")
+        return OrderPlan((), statuses.FAILED if self._failed else statuses.SKIPPED, self._refusal)
 
 
 def _never() -> bool:

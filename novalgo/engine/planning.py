@@ -26,6 +26,11 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
     """What we hold and what the decision table would do about the alert now."""
     action, symbol, alert_price = alert.action, alert.symbol, alert.price
     held = broker.position(symbol).qty
+    if _sells_or_covers(action, held):
+        # A close never sells on a belief: the stream-fed position can be stale (an event lost while
+        # the socket looks alive), and selling shares no longer held opens a short. Entries from
+        # flat keep deciding on the stream's position, with no read first.
+        held = broker.held_now(symbol).qty
     pending = sum((_signed_open_qty(o, alert_price) for o in our_open_orders), ZERO)
     holding = Holding(held, pending)
     tradability = Tradability()
@@ -34,7 +39,11 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
     if not row.active or row.problem:
         return holding, decide(action, row, holding, price, tradability)
     # Opening needs the asset's rules; a SELL always does, since on crypto it only goes flat.
-    if action == "sell" or (action == "buy" and holding.exposure <= 0) or rules.direction != "both":
+    # An Extended Hours row closes differently outside regular hours, unless it is crypto.
+    closes_extended = rules.extended_hours and _sells_or_covers(action, holding.exposure)
+    needs_price = False
+    if action == "sell" or (action == "buy" and holding.exposure <= 0) or rules.direction != "both" \
+            or closes_extended:
         try:
             asset = broker.asset(symbol)
         except OrderRejected as e:
@@ -52,14 +61,26 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         # trader's intent), never a quote we fetched.
         needs_price = (action == "sell" and not asset.crypto) or not asset.fractionable or rules.has_exits \
             or alert.take_profit is not None or alert.stop_loss is not None
-        regular = _regular_hours(rules.extended_hours, asset.crypto, broker)
-        if price is None and needs_price and rules.order_type != LIMIT and regular:
-            price = broker.latest_price(symbol)
+    regular = _regular_hours(rules.extended_hours, tradability.crypto, broker)
+    if price is None and needs_price and rules.order_type != LIMIT and regular:
+        price = broker.latest_price(symbol)
+    close_reference = None
+    if closes_extended and not regular and price is None:
+        # A pre/post-market close is a limit order: priced from the last trade when the alert has
+        # no price (the leader's own CLOSEs), rather than failing and holding the position overnight.
+        close_reference = broker.latest_price(symbol)
     context = Context(
-        regular_hours=_regular_hours(rules.extended_hours, tradability.crypto, broker),
+        regular_hours=regular, close_reference=close_reference,
         equity=broker.account().equity if row.size.kind == PERCENT and action != "close" else None,
         alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss)
     return holding, decide(action, row, holding, price, tradability, context)
+
+
+def _sells_or_covers(action: str, held: Decimal) -> bool:
+    """Would the signal trade against what is held (a close, or the first leg of a flip)?"""
+    if held == 0:
+        return False
+    return action == "close" or (held > 0) == (action == "sell")
 
 
 def _regular_hours(extended_hours: bool, crypto: bool, broker: Broker) -> bool:
