@@ -64,3 +64,12 @@ def test_the_day_after_thanksgiving_entries_stop_at_1255(services, fake):
     assert early["status"] not in ("SKIPPED", "FAILED"), early["reason"]
     assert orders_sent(fake) == 1
     assert fake.count("GET", "/v2/calendar") == 1, "the adapter's month of calendar serves every entry"
+
+
+def test_when_alpacas_calendar_is_down_weekdays_stand_in_and_the_reason_says_so(services, fake):
+    fake.fail("GET", "/v2/calendar", 503, times=10)  # alpaca-py's own retries included
+    alert = buy_at(services, datetime(2026, 12, 12, 10, 0, tzinfo=NY))
+    assert (alert["status"], alert["reason"]) == (
+        "SKIPPED", "Saturday 12 Dec is not a trading day (weekday rule: Alpaca's calendar could not be read): "
+        "entries are skipped")
+    assert orders_sent(fake) == 0
