@@ -12,7 +12,8 @@ alert (``observe_price``, or an order's ``price_hint``) or from ``novalgo sim pr
 price is checked against the symbol's resting orders (limits, a bracket's or OTO's take-profit
 and stop-loss legs, trailing stops); see ``simulated_exits.py`` for when they fill and at what.
 The simulator's market is always open, so a DAY order never expires here and an extended-hours
-limit is simply a limit.
+limit is simply a limit. So that a demo on a Sunday does not teach the wrong thing, a stock order
+it fills at once outside Mon-Fri 09:30-16:00 ET says in its reason when Alpaca would fill it.
 
 Who hears about a fill made in another process. Listeners (``listen``) live in the process that
 registered them, the service's leader, but ``novalgo sim price`` fills orders from its own
@@ -34,7 +35,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, time as dtime, timezone
+from datetime import date, datetime, time as dtime, timedelta, timezone
 from zoneinfo import ZoneInfo
 from decimal import Decimal
 from pathlib import Path
@@ -149,6 +150,17 @@ class SimulatedBroker:
     def market_open(self) -> bool:
         return True  # the simulator trades around the clock
 
+    def _alpaca_would_wait(self) -> datetime | None:
+        """The next regular open (09:30 ET on a weekday) when now is outside regular hours, else None.
+        Weekends only: the simulator knows no holidays."""
+        now = datetime.fromtimestamp(self.clock(), timezone.utc).astimezone(NEW_YORK)
+        if self.trading_day(now.date()) and dtime(9, 30) <= now.time() < dtime(16, 0):
+            return None
+        day = now.date() if now.time() < dtime(9, 30) else now.date() + timedelta(days=1)
+        while not self.trading_day(day):
+            day += timedelta(days=1)
+        return datetime.combine(day, dtime(9, 30), NEW_YORK)
+
 
     # -- account and positions --------------------------------------------------------
 
@@ -254,6 +266,11 @@ class SimulatedBroker:
                 limit_price=leg_price if kind == "limit" else None, stop_price=leg_price if kind == "stop" else None)
         if exits.marketable(order, price):
             created += self._fill_order(db, self._row(db, order.client_order_id), price)
+            waits_until = None if is_crypto(order.symbol) or order.extended_hours else self._alpaca_would_wait()
+            if waits_until is not None:
+                self._update(db, order.client_order_id, reason=(
+                    "filled by the simulator, which trades around the clock; on Alpaca a stock order sent now "
+                    f"would wait for {waits_until:%a} {waits_until.day} {waits_until:%b %H:%M} ET"))
         if price is not None:
             created += self._trigger(db, order.symbol, price)  # a trailing stop's start; exits already crossed
         return list(dict.fromkeys(created))

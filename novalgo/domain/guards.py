@@ -6,7 +6,10 @@ tab and the same names as environment variables): ``trading`` on/off, ``max dail
 (``500`` or ``2%``), ``flatten on max loss``, ``max open positions``, ``max exposure``.
 
 Only entries (a plan that opens or adds) are ever refused: closes and exits always go. Each
-refusal is a sentence the trader can act on. A cell that cannot be read is a ValueError naming
+refusal is a sentence the trader can act on. The exchange's day (``Session``: its close, or no
+trading at all, from the broker's calendar) is an argument: a stock row's Trading Hours admit
+entries only on a trading day before its close, and a row is flattened, and stops entering, at
+one time per day (``effective_flatten``), earlier on an early-close day. A cell that cannot be read is a ValueError naming
 the column, never a silent default. Pure: the engine gathers counts, equity and positions.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +31,8 @@ _ZONE_ALIASES = {"ET": "America/New_York", "EST": "America/New_York", "EDT": "Am
                  "CT": "America/Chicago", "CST": "America/Chicago", "CDT": "America/Chicago",
                  "PT": "America/Los_Angeles", "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
                  "UTC": "UTC", "GMT": "UTC"}
+REGULAR_CLOSE = time(16, 0)  # New York: a session that ends before it is an early close
+EARLY_CLOSE_MARGIN = timedelta(minutes=5)  # a close sent later would wait for the next open
 _CLOCK = re.compile(r"^(\d{1,2}):?(\d{2})$")
 _RANGE = re.compile(r"^\s*(\S+)\s*(?:-|–|—|to)\s*(\S+)(?:\s+(\S+))?\s*$", re.IGNORECASE)
 
@@ -138,14 +143,67 @@ def parse_max_trades(text: str) -> int:
     return parse_count(text, MAX_TRADES)
 
 
-def hours_refusal(guards: RowGuards, moment: datetime) -> str | None:
-    """Why an entry may not go now by the row's clock (Trading Hours, Flatten At), or None."""
+@dataclass(frozen=True)
+class Session:
+    """The exchange on one US/Eastern date: when regular trading ends (None: it does not trade that
+    day) and what said so (shown in a refusal)."""
+
+    day: date
+    close: datetime | None
+    source: str = "Alpaca's calendar"
+
+
+def weekday_session(day: date, source: str = "Mon-Fri, 09:30-16:00 ET") -> Session:
+    """The stand-in for a calendar: weekdays close at 16:00 ET, weekends do not trade."""
+    return Session(day, datetime.combine(day, REGULAR_CLOSE, EASTERN) if weekday(day) else None, source)
+
+
+def effective_flatten(at: FlattenAt | None, close: datetime | None, moment: datetime) -> datetime | None:
+    """When a row with Flatten At is flattened on ``moment``'s day, and stops entering: its own time,
+    or 5 minutes before the session's close when that close is early (before 16:00 ET) and comes first.
+    ``close`` is that day's (None: no calendar applies, as for crypto, or no trading)."""
+    if at is None:
+        return None
+    own = datetime.combine(at.day(moment), at.at, at.zone)
+    if close is not None and close.astimezone(EASTERN).time() < REGULAR_CLOSE:
+        return min(own, close - EARLY_CLOSE_MARGIN)
+    return own
+
+
+def flatten_due(at: FlattenAt | None, close: datetime | None, moment: datetime) -> bool:
+    """Has the row's day reached its effective flatten time (the schedule closes, entries stop)?"""
+    when = effective_flatten(at, close, moment)
+    return when is not None and moment >= when
+
+
+def hours_refusal(guards: RowGuards, moment: datetime, session: Session | None,
+                  extended_hours: bool = False) -> str | None:
+    """Why an entry may not go now by the row's clock (Trading Hours, Flatten At) and the exchange's
+    day, or None. ``session``: the exchange on ``moment``'s US/Eastern date; None where no calendar
+    applies (crypto trades every day). ``extended_hours``: the row trades after the close too."""
+    if guards.hours and session is not None and session.close is None:
+        return f"{day_text(session.day)} is not a trading day ({session.source}): entries are skipped"
     if guards.hours and not guards.hours.contains(moment):
         local = moment.astimezone(guards.hours.zone)
         return f"outside the row's Trading Hours {guards.hours.text} (it is {local:%H:%M}): entries are skipped"
-    if guards.flatten_at and guards.flatten_at.due(moment):
-        return f"after the row's Flatten At {guards.flatten_at.text}: no new entries until tomorrow"
+    close = session.close if session is not None else None
+    at = guards.flatten_at
+    if at is not None and flatten_due(at, close, moment):
+        if session is not None and close is not None and not at.due(moment):  # only the early close has come
+            stop = effective_flatten(at, close, moment) or close
+            return (f"the market closes early at {close.astimezone(EASTERN):%H:%M} ET on {day_text(session.day)} "
+                    f"({session.source}): the row is flattened and entries stopped at "
+                    f"{stop.astimezone(EASTERN):%H:%M} ET; no new entries until the next trading day")
+        return f"after the row's Flatten At {at.text}: no new entries until tomorrow"
+    if guards.hours and session is not None and close is not None and not extended_hours and moment >= close:
+        return (f"after the market's close at {close.astimezone(EASTERN):%H:%M} ET on {day_text(session.day)} "
+                f"({session.source}): entries are skipped until the next trading day")
     return None
+
+
+def day_text(day: date) -> str:
+    """``Saturday 12 Dec``: a day as a trader says it."""
+    return f"{day:%A} {day.day} {day:%b}"
 
 
 def trades_refusal(guards: RowGuards, entries_today: int) -> str | None:

@@ -195,6 +195,7 @@ class Executor(ExitOrders):
 
     def _send_legs(self, alert: dict[str, Any]) -> str:
         filled_any = False
+        notes: list[str] = []  # what a filled order says besides filling (the simulator after hours)
         for order in alert["orders"]:
             cid = order["client_order_id"]
             if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT, TAKE_PROFIT, STOP_LOSS) or order["state"] == REPLANNED:
@@ -252,10 +253,13 @@ class Executor(ExitOrders):
                 done = "the closing order filled, but the opening order failed: " if filled_any else ""
                 return self._finish(alert, statuses.FAILED, done + reason)
             filled_any = True
+            note = state.reason if state else order["reason"]
+            if status == FILLED and note and note not in notes:
+                notes.append(note)
             if order["purpose"] == "open":
                 self._exits_from_fill(alert, order, state.filled_avg_price if state else
                                       (Decimal(order["filled_avg_price"]) if order["filled_avg_price"] else None))
-        return self._finish(alert, alert["plan_status"], alert["plan_reason"] or "")
+        return self._finish(alert, alert["plan_status"], "; ".join(filter(None, [alert["plan_reason"], *notes])))
 
     def _before_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str | None:
         """Hold an opening leg until it can only open: nothing of ours open on the symbol, and flat.

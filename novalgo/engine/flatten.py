@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Callable, Iterable
 
 from novalgo.broker.base import Broker
 from novalgo.domain.alerts import CLOSE, Alert
 from novalgo.domain.config_rows import FLATTEN_AT, ConfigRow
-from novalgo.domain.guards import EASTERN, FlattenAt, parse_flatten_at, weekday
+from novalgo.domain.guards import FlattenAt, flatten_due, parse_flatten_at, trading_day, weekday
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import Journal
 from novalgo.sheet.cache import ConfigCache
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 SCHEDULE, GUARD = "schedule", "guard"
 SOURCES = (SCHEDULE, GUARD)
 FLATTEN_EVERY = 15.0  # seconds between looks at the rows' Flatten At times
-REGULAR_CLOSE = dtime(16, 0)  # New York: a session that ends before it is an early close
-EARLY_CLOSE_MARGIN = timedelta(minutes=5)
 DONE_FLAT = "flat"  # the meta value of a row's day when it held nothing to close
 
 
@@ -70,7 +68,7 @@ class FlattenSchedule:
         """Queue the CLOSE of every active row whose Flatten At has passed today; returns their ids."""
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
         due = [(row, at, key) for row, at in self._rows_with_flatten() for key in [flatten_key(row, at.day(now))]
-               if self._due(row, at, now) and self._trades_on(row, at.day(now)) and self.journal.get_meta(key) is None]
+               if self._due(row, at, now) and self._trades_on(row, now) and self.journal.get_meta(key) is None]
         if not due:
             return []
         held = self._held_symbols()  # one broker read, only when a row is due
@@ -99,18 +97,15 @@ class FlattenSchedule:
                     log.warning("%s: %s; this row is not flattened until it is fixed", row.label, e)
 
     def _due(self, row: ConfigRow, at: FlattenAt, now: datetime) -> bool:
-        """At the row's time; on an early-close day, a few minutes before that close if it comes first
-        (a close sent after it would wait for the next open: a position held overnight)."""
-        if at.due(now):
-            return True
-        if is_crypto(row.symbol):
-            return False
-        close = self.session_close(at.day(now))
-        return (close is not None and close.astimezone(EASTERN).time() < REGULAR_CLOSE
-                and now >= close - EARLY_CLOSE_MARGIN)
+        """The row's effective flatten time has come: its Flatten At, or a few minutes before an early
+        close (a close sent after it would wait for the next open: a position held overnight). The
+        domain's one rule, which the entry check uses too: entries stop when the flatten comes."""
+        close = None if is_crypto(row.symbol) else self.session_close(trading_day(now))
+        return flatten_due(at, close, now)
 
-    def _trades_on(self, row: ConfigRow, day: date) -> bool:
-        return is_crypto(row.symbol) or self.is_trading_day(day)
+    def _trades_on(self, row: ConfigRow, now: datetime) -> bool:
+        """Stocks by the exchange's day of ``now`` (its US/Eastern date); crypto every day."""
+        return is_crypto(row.symbol) or self.is_trading_day(trading_day(now))
 
     def _held_symbols(self) -> set[str]:
         """Symbols with a position at the broker or an order of ours that may still fill."""

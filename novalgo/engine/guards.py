@@ -2,7 +2,8 @@
 
 ``Guards.check_entry`` is asked before a plan that opens or adds a position is sent; it
 answers the SKIPPED reason, or None. It reads, in order of cost: the pause (environment and the
-Settings tab, cached), the row's hours and its entries today (the journal), the day's loss trip
+Settings tab, cached), the row's hours (with the exchange's day from the broker's calendar, cached by the adapter,
+only for a stock row with Trading Hours or Flatten At) and its entries today (the journal), the day's loss trip
 (the journal), and only when an account limit is set, the account and positions (cached for a
 few seconds, so a burst of alerts costs one read, not one each). Entries it lets through
 count at once against the position and exposure caps, so a burst cannot slip past them while
@@ -27,8 +28,10 @@ from typing import Any, Callable
 from novalgo.broker.base import Account, Broker, Position
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import CLOSING, OPEN, OrderPlan
-from novalgo.domain.guards import (AccountGuards, day_start, exposure_refusal, hours_refusal, loss_tripped,
-                                   positions_refusal, row_guards, stricter, trades_refusal, trading_day)
+from novalgo.domain.guards import (AccountGuards, RowGuards, Session, day_start, exposure_refusal, hours_refusal,
+                                   loss_tripped, positions_refusal, row_guards, stricter, trades_refusal, trading_day)
+from novalgo.domain.symbols import is_crypto
+from novalgo.engine.exchange_days import ExchangeDays
 from novalgo.engine.flatten import GUARD, journal_close
 from novalgo.engine.journal import Journal
 from novalgo.sheet.cache import ConfigCache
@@ -74,7 +77,7 @@ class Guards:
     def __init__(self, journal: Journal, broker: Broker, config: ConfigCache, env: AccountGuards,
                  tab: SettingsTabCache | None = None, clock: Callable[[], float] = time.time,
                  account_ttl: float = ACCOUNT_TTL, on_trip: Callable[[str], None] | None = None,
-                 wake: Callable[[], None] = lambda: None):
+                 wake: Callable[[], None] = lambda: None, days: ExchangeDays | None = None):
         self.journal = journal
         self.broker = broker
         self.config = config
@@ -85,6 +88,7 @@ class Guards:
         # Told once per trip, e.g. ``lambda text: outbox.add_event("guard", text, "warning")``.
         self.on_trip = on_trip or (lambda text: log.warning("guard tripped: %s", text))
         self.wake = wake  # the dispatcher, after CLOSEs are queued
+        self.days = days or ExchangeDays.of(broker, clock)  # the same as the flatten schedule's
         self._lock = threading.Lock()  # one entry decided at a time: two cannot take the last slot
         self._account: _Cached | None = None
         self._positions: _Cached | None = None
@@ -118,7 +122,7 @@ class Guards:
         reasons = self.paused()
         if reasons:
             return f"entries are paused: {'; '.join(reasons)}"
-        reason = hours_refusal(row_rules, now)
+        reason = hours_refusal(row_rules, now, self._session(symbol, row_rules, now), row.rules.extended_hours)
         if reason is None and row_rules.max_trades is not None:
             since = day_start(trading_day(now)).timestamp()
             reason = trades_refusal(row_rules, self.journal.entries_since(symbol, row.timeframe_minutes, since))
@@ -146,6 +150,12 @@ class Guards:
                   for leg in opening]
         est = None if any(v is None for v in values) else sum(values, Decimal(0))
         return self.check_entry(symbol, row, est, replaces_position=any(leg.purpose == CLOSING for leg in plan.legs))
+
+    def _session(self, symbol: str, rules: RowGuards, now: datetime) -> Session | None:
+        """The exchange's day of ``now`` when the row's hours need it; None for crypto (every day trades)."""
+        if is_crypto(symbol) or (rules.hours is None and rules.flatten_at is None):
+            return None
+        return self.days.session(trading_day(now))
 
     # -- the leader's loop ------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from novalgo.broker.base import Broker
 from novalgo.engine.activity import ActivityAppender
+from novalgo.engine.exchange_days import ExchangeDays
 from novalgo.engine.executor import Executor
 from novalgo.engine.flatten import FLATTEN_EVERY, FlattenSchedule
 from novalgo.engine.guards import WATCH_EVERY, Guards
@@ -88,7 +89,7 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
     outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings)
     # A guard's trip (daily loss) is told once, to every channel that hears failures.
     guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify,
-                    on_trip=lambda text: outbox.add_event("guard", text, "failures"))
+                    on_trip=lambda text: outbox.add_event("guard", text, "failures"), days=ExchangeDays.of(broker))
     outages = OutageWatch(lambda kind, text: outbox.add_event(kind, text, "failures"))
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip",
@@ -101,8 +102,9 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
+    days = services.guards.days  # one calendar for the flatten and the entry check: they cannot disagree
     flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify,
-                              is_trading_day=services.broker.trading_day, session_close=services.broker.session_close)
+                              is_trading_day=days.trades_on, session_close=lambda day: days.session(day).close)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),
         ("novalgo-performance", services.settings.performance_interval, services.performance.run_once),

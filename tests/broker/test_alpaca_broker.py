@@ -446,3 +446,19 @@ def test_the_calendar_gives_each_days_close_early_ones_included(fake):
     assert broker.session_close(date(2026, 11, 27)) == datetime(2026, 11, 27, 13, 0, tzinfo=new_york)
     assert broker.session_close(date(2026, 11, 30)) == datetime(2026, 11, 30, 16, 0, tzinfo=new_york)
     assert broker.session_close(date(2026, 11, 28)) is None  # Saturday
+
+
+def test_the_fakes_calendar_carries_2026s_holidays_and_early_closes(fake):
+    """Tests that meet a holiday or an early close get the real ones unless they set their own."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.support.alpaca import fake_alpaca_broker
+
+    broker = fake_alpaca_broker(fake)
+    new_york = ZoneInfo("America/New_York")
+    assert broker.session_close(date(2026, 11, 26)) is None  # Thanksgiving
+    assert broker.session_close(date(2026, 11, 27)) == datetime(2026, 11, 27, 13, 0, tzinfo=new_york)
+    assert broker.session_close(date(2026, 12, 24)) == datetime(2026, 12, 24, 13, 0, tzinfo=new_york)
+    assert broker.session_close(date(2026, 12, 25)) is None  # Christmas
+    assert broker.session_close(date(2026, 12, 28)) == datetime(2026, 12, 28, 16, 0, tzinfo=new_york)

@@ -253,3 +253,23 @@ def test_fills_after_an_id_carry_alpacas_sell_and_sell_short(broker, clock):
     assert [f.side for f in broker.fills_after(fills[2].activity_id)] == ["sell_short", "buy"]
     assert broker.fills_after(fills[-1].activity_id) == []
     assert broker.account().account_id == "simulated"
+
+
+SUNDAY_NOON = datetime(2026, 12, 13, 17, 0, tzinfo=timezone.utc).timestamp()  # 12:00 in New York
+FRIDAY_EVENING = datetime(2026, 12, 11, 22, 0, tzinfo=timezone.utc).timestamp()  # 17:00 in New York
+
+
+@pytest.mark.parametrize("moment", [SUNDAY_NOON, FRIDAY_EVENING])
+def test_a_stock_filled_outside_regular_hours_says_alpaca_would_wait_for_the_open(broker, clock, moment):
+    clock.now = moment
+    state = broker.submit(order("buy", notional="5000", price="200"))
+    assert state.status == FILLED, "local demos work at any hour"
+    assert state.reason == ("filled by the simulator, which trades around the clock; on Alpaca a stock order "
+                            "sent now would wait for Mon 14 Dec 09:30 ET")
+
+
+def test_crypto_and_regular_hours_fills_say_nothing_more(broker, clock):
+    clock.now = SUNDAY_NOON
+    assert broker.submit(order("buy", "BTC/USD", notional="5000", price="50000")).reason == ""
+    clock.now = datetime(2026, 12, 14, 14, 30, tzinfo=timezone.utc).timestamp()  # Monday 09:30 New York
+    assert broker.submit(order("buy", notional="5000", price="200")).reason == ""

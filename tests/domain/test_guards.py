@@ -3,16 +3,17 @@ the cap, the loss that trips the limit, and what a trader may type in each cell.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
-from novalgo.domain.guards import (AccountGuards, LossLimit, account_guards, exposure_refusal, hours_refusal,
-                                   loss_tripped, parse_flatten_at, parse_settings_tab, parse_trading_hours,
-                                   positions_refusal, row_guards, stricter, trades_refusal, trading_day)
+from novalgo.domain.guards import (AccountGuards, LossLimit, Session, account_guards, effective_flatten,
+                                   exposure_refusal, flatten_due, hours_refusal, loss_tripped, parse_flatten_at,
+                                   parse_settings_tab, parse_trading_hours, positions_refusal, row_guards, stricter,
+                                   trades_refusal, trading_day, weekday_session)
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -22,11 +23,16 @@ def at(hour: int, minute: int, zone=NY, day: int = 4) -> datetime:
     return datetime(2026, 5, day, hour, minute, tzinfo=zone)  # Monday 4 May 2026
 
 
+def regular(moment: datetime) -> Session:
+    """The exchange's day of ``moment`` with no holiday or early close in it."""
+    return weekday_session(trading_day(moment), "Alpaca's calendar")
+
+
 @pytest.mark.parametrize("moment, open_", [
     (at(9, 44), False), (at(9, 45), True), (at(15, 29), True), (at(15, 30), False)])
 def test_trading_hours_let_entries_in_from_the_first_minute_up_to_the_last(moment, open_):
     guards = row_guards({TRADING_HOURS: "09:45-15:30"})
-    reason = hours_refusal(guards, moment)
+    reason = hours_refusal(guards, moment, regular(moment))
     assert (reason is None) == open_
     if not open_:
         assert "outside the row's Trading Hours 09:45-15:30 US/Eastern" in reason
@@ -34,8 +40,8 @@ def test_trading_hours_let_entries_in_from_the_first_minute_up_to_the_last(momen
 
 def test_trading_hours_are_eastern_whatever_zone_the_moment_is_in():
     guards = row_guards({TRADING_HOURS: "09:45-15:30"})
-    assert hours_refusal(guards, at(6, 45, ZoneInfo("America/Los_Angeles"))) is None  # 09:45 in New York
-    assert hours_refusal(guards, at(6, 44, ZoneInfo("America/Los_Angeles"))) is not None
+    assert hours_refusal(guards, at(6, 45, ZoneInfo("America/Los_Angeles")), regular(at(9, 45))) is None  # 09:45 in New York
+    assert hours_refusal(guards, at(6, 44, ZoneInfo("America/Los_Angeles")), regular(at(9, 44))) is not None
 
 
 def test_a_zone_after_the_hours_is_used_and_a_window_may_wrap_midnight():
@@ -48,9 +54,103 @@ def test_a_zone_after_the_hours_is_used_and_a_window_may_wrap_midnight():
 
 def test_no_entry_after_the_rows_flatten_time_that_day():
     guards = row_guards({FLATTEN_AT: "15:55"})
-    assert hours_refusal(guards, at(15, 54)) is None
-    assert "after the row's Flatten At 15:55 US/Eastern" in hours_refusal(guards, at(15, 55))
-    assert hours_refusal(guards, at(9, 30, day=5)) is None  # the next morning
+    assert hours_refusal(guards, at(15, 54), regular(at(15, 54))) is None
+    assert "after the row's Flatten At 15:55 US/Eastern" in hours_refusal(guards, at(15, 55), regular(at(15, 55)))
+    assert hours_refusal(guards, at(9, 30, day=5), regular(at(9, 30, day=5))) is None  # the next morning
+
+
+# -- the exchange's calendar (issue 19, items 8 and 9) -----------------------------------------
+
+def ny(day: date, hour: int, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
+
+
+SATURDAY = date(2026, 12, 12)
+THANKSGIVING, BLACK_FRIDAY = date(2026, 11, 26), date(2026, 11, 27)
+HOLIDAY = Session(THANKSGIVING, None)
+EARLY = Session(BLACK_FRIDAY, ny(BLACK_FRIDAY, 13, 0))  # Alpaca's calendar: close "13:00"
+
+
+def test_a_saturday_inside_the_rows_hours_is_not_a_trading_day():
+    guards = row_guards({TRADING_HOURS: "09:45-15:30"})
+    saturday = ny(SATURDAY, 10, 0)
+    assert hours_refusal(guards, saturday, Session(SATURDAY, None)) == (
+        "Saturday 12 Dec is not a trading day (Alpaca's calendar): entries are skipped")
+
+
+def test_a_holiday_inside_the_rows_hours_is_not_a_trading_day():
+    guards = row_guards({TRADING_HOURS: "09:45-15:30"})
+    reason = hours_refusal(guards, ny(THANKSGIVING, 10, 0), HOLIDAY)
+    assert reason.startswith("Thursday 26 Nov is not a trading day (Alpaca's calendar)")
+
+
+def test_crypto_has_no_calendar_so_a_saturday_inside_the_hours_goes():
+    guards = row_guards({TRADING_HOURS: "09:45-15:30", FLATTEN_AT: "15:55"})
+    assert hours_refusal(guards, ny(SATURDAY, 10, 0), None) is None
+
+
+def test_on_an_early_close_entries_stop_at_1255_not_at_the_rows_flatten_time():
+    guards = row_guards({TRADING_HOURS: "09:45-15:30", FLATTEN_AT: "15:55"})
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 12, 50), EARLY) is None
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 12, 54), EARLY) is None
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 12, 58), EARLY) == (
+        "the market closes early at 13:00 ET on Friday 27 Nov (Alpaca's calendar): the row is flattened and "
+        "entries stopped at 12:55 ET; no new entries until the next trading day")
+
+
+def test_a_flatten_time_before_the_early_close_still_rules():
+    guards = row_guards({FLATTEN_AT: "11:00"})
+    assert effective_flatten(guards.flatten_at, EARLY.close, ny(BLACK_FRIDAY, 9, 0)) == ny(BLACK_FRIDAY, 11, 0)
+    assert "after the row's Flatten At 11:00" in hours_refusal(guards, ny(BLACK_FRIDAY, 11, 0), EARLY)
+
+
+def test_trading_hours_end_at_the_close_of_an_early_close_day_even_without_flatten_at():
+    guards = row_guards({TRADING_HOURS: "09:45-15:30"})
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 12, 59), EARLY) is None, "no Flatten At: nothing to flatten"
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 13, 0), EARLY) == (
+        "after the market's close at 13:00 ET on Friday 27 Nov (Alpaca's calendar): entries are skipped until "
+        "the next trading day")
+    assert hours_refusal(guards, ny(BLACK_FRIDAY, 13, 0), EARLY, extended_hours=True) is None, \
+        "an extended-hours row trades after the close"
+
+
+def test_without_trading_hours_a_weekend_is_left_to_the_outside_hours_setting():
+    """Flatten At alone does not refuse a Saturday: the order waits for Monday and is flattened then."""
+    guards = row_guards({FLATTEN_AT: "15:55"})
+    assert hours_refusal(guards, ny(SATURDAY, 10, 0), Session(SATURDAY, None)) is None
+
+
+# Which exchange day a moment belongs to: its US/Eastern date, whatever the row's zone.
+MONDAY, TUESDAY = date(2026, 12, 14), date(2026, 12, 15)
+UTC = ZoneInfo("UTC")
+
+
+@pytest.mark.parametrize("hours, moment, session, refused", [
+    # Overnight hours on a stock row: the early morning of a trading day is admitted (the order waits
+    # for the open); the evening is after that day's close; Saturday's early morning is a Saturday.
+    ("20:00-04:00", ny(TUESDAY, 2, 0), weekday_session(TUESDAY), None),
+    ("20:00-04:00", ny(MONDAY, 21, 0), weekday_session(MONDAY), "after the market's close at 16:00 ET on Monday 14 Dec"),
+    ("20:00-04:00", ny(SATURDAY, 2, 0), weekday_session(SATURDAY), "Saturday 12 Dec is not a trading day"),
+    # London hours: 08:00 London on Monday is 03:00 in New York, Monday: admitted.
+    ("08:00-16:30 Europe/London", datetime(2026, 12, 14, 8, 0, tzinfo=LONDON), weekday_session(MONDAY), None),
+    # Tokyo's Monday morning is Sunday evening in New York: Sunday's session, none.
+    ("09:00-15:00 Asia/Tokyo", datetime(2026, 12, 14, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo")),
+     weekday_session(date(2026, 12, 13)), "Sunday 13 Dec is not a trading day"),
+])
+def test_a_moment_belongs_to_the_exchange_day_of_its_eastern_date(hours, moment, session, refused):
+    assert trading_day(moment) == session.day
+    reason = hours_refusal(row_guards({TRADING_HOURS: hours}), moment, session)
+    assert (reason is None) if refused is None else (reason is not None and reason.startswith(refused)), reason
+
+
+@pytest.mark.parametrize("moment", [ny(BLACK_FRIDAY, h, m) for h, m in
+                                    [(9, 30), (12, 54), (12, 55), (12, 58), (13, 0), (15, 54), (15, 55), (23, 59)]])
+@pytest.mark.parametrize("close", [EARLY.close, ny(BLACK_FRIDAY, 16, 0), None])
+def test_the_flatten_and_the_entry_stop_are_one_time(moment, close):
+    """Whenever the schedule would flatten the row, an entry is refused, and never before."""
+    guards = row_guards({FLATTEN_AT: "15:55"})
+    refused = hours_refusal(guards, moment, Session(BLACK_FRIDAY, close) if close else None) is not None
+    assert refused == flatten_due(guards.flatten_at, close, moment)
 
 
 def test_the_entry_that_reaches_the_cap_goes_and_the_next_is_skipped():
@@ -73,7 +173,7 @@ def test_a_cell_that_cannot_be_read_names_its_column(column, text):
 def test_empty_cells_guard_nothing():
     guards = row_guards({})
     assert not guards.any
-    assert hours_refusal(guards, at(3, 0)) is None and trades_refusal(guards, 99) is None
+    assert hours_refusal(guards, at(3, 0), regular(at(3, 0))) is None and trades_refusal(guards, 99) is None
 
 
 def test_flatten_at_takes_a_zone():

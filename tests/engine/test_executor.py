@@ -223,3 +223,17 @@ def test_alert_records_show_orders_with_client_ids(services, symbol):
     orders = services.journal.get(alert_id)["orders"]
     assert [o["client_order_id"] for o in orders] == [f"nva-{alert_id}-0"]
     assert json.loads(json.dumps(orders))[0]["filled_qty"] == "25"
+
+
+def test_a_sunday_fill_in_the_simulator_tells_the_trader_alpaca_would_wait_for_monday(services):
+    """Local demos fill at any hour, but the alert's outcome says what a real account would do."""
+    from datetime import datetime, timezone
+
+    from tests.support.clock import Clock
+
+    services.broker.clock = Clock(datetime(2026, 12, 13, 17, 0, tzinfo=timezone.utc).timestamp())  # Sun 12:00 ET
+    alert_id = journal_alert(services, alert_body("buy", price=200))
+    assert run_queue(services) == ["FILLED"]
+    assert services.journal.get(alert_id)["reason"].endswith(
+        "filled by the simulator, which trades around the clock; on Alpaca a stock order sent now would wait "
+        "for Mon 14 Dec 09:30 ET")

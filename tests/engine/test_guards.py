@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time as dtime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -13,8 +13,9 @@ import pytest
 from novalgo.broker.base import Account, Position
 from novalgo.domain.config_rows import parse_config
 from novalgo.domain.decision import CLOSING, OPEN, OrderLeg, OrderPlan
-from novalgo.domain.guards import AccountGuards, LossLimit
-from novalgo.engine.flatten import GUARD
+from novalgo.domain.guards import AccountGuards, LossLimit, parse_flatten_at, weekday_session
+from novalgo.engine.exchange_days import ExchangeDays
+from novalgo.engine.flatten import GUARD, FlattenSchedule
 from novalgo.engine.guards import Guards, pause_reasons
 from novalgo.sheet.settings_tab import SettingsTabCache
 from tests.support.alerts import alert_body, journal_alert, run_queue
@@ -48,6 +49,9 @@ class StubBroker:
     def positions(self):
         self.reads += 1
         return [Position(s, Decimal(1), market_value=v) for s, v in self.held.items()]
+
+    def session_close(self, day):
+        return weekday_session(day).close  # no holidays here: Alpaca's calendar is tested below
 
 
 def guards_for(services, broker=None, clock=None, tab=None, **env) -> Guards:
@@ -227,3 +231,106 @@ def test_health_says_entries_are_paused_after_a_trip_without_showing_the_account
     assert "$10,000.00" in guards.watch()
     seen = client.get("/health").get_json()["entries"]
     assert seen == {"paused": True, "why": ["max daily loss reached: entries stop until the next trading day"]}
+
+
+# -- the exchange's calendar (issue 19, items 8 and 9) ----------------------------------------
+
+CALENDAR_HEADER = ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated",
+                   "Trading Hours", "Flatten At"]
+SATURDAY = datetime(2026, 12, 12, 10, 0, tzinfo=NY)
+THANKSGIVING = datetime(2026, 11, 26, 10, 0, tzinfo=NY)
+BLACK_FRIDAY = date(2026, 11, 27)  # closes at 13:00
+
+
+def alpaca_calendar(day):
+    """Session closes as Alpaca's calendar gives them for late November 2026."""
+    if day == THANKSGIVING.date() or day.weekday() >= 5:
+        return None
+    return datetime.combine(day, dtime(13, 0) if day == BLACK_FRIDAY else dtime(16, 0), NY)
+
+
+def trade_at(services, settings, moment: datetime, symbol="AAPL", hours="09:45-15:30", flatten="", price=200):
+    """One BUY on a row with the given hours, decided at ``moment`` by Alpaca's calendar; returns the alert."""
+    with open(settings.data_dir / "sheet" / "Config.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([CALENDAR_HEADER, [symbol, "5000", "TRUE", "15 Min", "", "", hours, flatten]])
+    services.config.refresh()
+    services.guards.clock = Clock(moment.timestamp())
+    services.guards.days = ExchangeDays(alpaca_calendar, "Alpaca's calendar", clock=services.guards.clock)
+    alert_id = journal_alert(services, alert_body("buy", symbol.replace("/", ""), "15", price))
+    run_queue(services)
+    return services.journal.get(alert_id)
+
+
+def test_a_saturday_buy_inside_the_rows_hours_is_skipped_and_nothing_is_sent(services, settings):
+    alert = trade_at(services, settings, SATURDAY)
+    assert (alert["status"], alert["reason"]) == (
+        "SKIPPED", "Saturday 12 Dec is not a trading day (Alpaca's calendar): entries are skipped")
+    assert services.broker.open_orders("AAPL") == [] and services.broker.position("AAPL").qty == 0
+
+
+def test_a_holiday_buy_inside_the_rows_hours_is_skipped(services, settings):
+    alert = trade_at(services, settings, THANKSGIVING)
+    assert alert["status"] == "SKIPPED"
+    assert alert["reason"].startswith("Thursday 26 Nov is not a trading day (Alpaca's calendar)")
+    assert services.broker.position("AAPL").qty == 0
+
+
+def test_on_an_early_close_a_1258_reentry_is_skipped_and_a_1250_one_goes(services, settings):
+    late = trade_at(services, settings, datetime(2026, 11, 27, 12, 58, tzinfo=NY), flatten="15:55")
+    assert late["status"] == "SKIPPED"
+    assert "closes early at 13:00 ET on Friday 27 Nov" in late["reason"]
+    assert "entries stopped at 12:55 ET" in late["reason"]
+    assert services.broker.position("AAPL").qty == 0
+    early = trade_at(services, settings, datetime(2026, 11, 27, 12, 50, tzinfo=NY), flatten="15:55")
+    assert early["status"] == "FILLED"
+
+
+def test_a_crypto_row_trades_on_saturday_inside_its_hours(services, settings):
+    alert = trade_at(services, settings, SATURDAY, symbol="BTC/USD", flatten="15:55", price=50000)
+    assert alert["status"] == "FILLED"
+
+
+def test_a_calendar_that_cannot_be_read_falls_back_to_weekdays_and_says_so_once(services, settings, caplog):
+    from novalgo.errors import RetryableError
+
+    def down(day):
+        raise RetryableError("Alpaca answered 503")
+
+    guards = guards_for(services, clock=Clock(THANKSGIVING.timestamp()))
+    guards.days = ExchangeDays(down, "Alpaca's calendar", clock=guards.clock)
+    aapl = row(hours="09:45-15:30")
+    assert guards.check_entry("AAPL", aapl) is None, "a weekday goes: the holiday is unknown without the calendar"
+    guards.clock.now = SATURDAY.timestamp()
+    assert guards.check_entry("AAPL", aapl) == ("Saturday 12 Dec is not a trading day (weekday rule: Alpaca's "
+                                                "calendar could not be read): entries are skipped")
+    assert guards.check_entry("AAPL", aapl) is not None
+    said = [r.message for r in caplog.records if "could not be read" in r.message]
+    assert len(said) == 2 and "2026-12-12" in said[1], "once per day, not once per entry"
+
+
+def test_only_a_stock_row_with_hours_or_flatten_at_reads_the_calendar(services):
+    asked = []
+    guards = guards_for(services, clock=Clock(SATURDAY.timestamp()))
+    guards.days = ExchangeDays(lambda day: asked.append(day), "Alpaca's calendar", clock=guards.clock)
+    assert guards.check_entry("AAPL", row()) is None
+    assert guards.check_entry("BTC/USD", row("BTC/USD", hours="09:45-15:30")) is None
+    assert asked == []
+
+
+@pytest.mark.parametrize("hour, minute", [(9, 30), (12, 50), (12, 54), (12, 55), (12, 58), (13, 0), (15, 54),
+                                          (15, 55), (16, 30), (23, 59)])
+@pytest.mark.parametrize("day", [BLACK_FRIDAY, date(2026, 11, 30)])
+def test_the_flatten_schedule_and_the_entry_check_agree(services, hour, minute, day):
+    """At every instant, the row is flattened exactly when its entries are refused."""
+    moment = datetime.combine(day, dtime(hour, minute), NY)
+    clock = Clock(moment.timestamp())
+    flatten_row = parse_config([["symbol", "position_size", "active", "Time Frame", "Flatten At"],
+                                ["AAPL", "5000", "TRUE", "15 Min", "15:55"]]).rows[0]
+    schedule = FlattenSchedule(services.journal, services.broker, services.config, clock=clock,
+                               session_close=alpaca_calendar)
+    guards = guards_for(services, clock=clock)
+    guards.days = ExchangeDays(alpaca_calendar, "Alpaca's calendar", clock=clock)
+    flattens = schedule._due(flatten_row, parse_flatten_at("15:55"), moment)
+    refused = guards.check_entry("AAPL", flatten_row) is not None
+    assert flattens == refused
+    assert flattens == (moment.time() >= (dtime(12, 55) if day == BLACK_FRIDAY else dtime(15, 55)))

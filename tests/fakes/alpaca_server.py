@@ -46,6 +46,21 @@ from tests.fakes.alpaca_rules import OPEN_STATUSES, QTY_STEP, ZERO, AlpacaRefusa
 from tests.fakes.alpaca_stream import TradeStream, trade_update
 
 NEW_YORK = ZoneInfo("America/New_York")
+# The exchange's 2026 (NYSE's published holidays and early closes): what Alpaca's calendar leaves
+# out, and the days it gives a 13:00 close. A test sets others on the fake's own copies.
+HOLIDAYS_2026 = frozenset(date.fromisoformat(day) for day in (
+    "2026-01-01",  # New Year's Day
+    "2026-01-19",  # Martin Luther King Jr. Day
+    "2026-02-16",  # Washington's Birthday
+    "2026-04-03",  # Good Friday
+    "2026-05-25",  # Memorial Day
+    "2026-06-19",  # Juneteenth
+    "2026-07-03",  # Independence Day, observed (4 July is a Saturday)
+    "2026-09-07",  # Labor Day
+    "2026-11-26",  # Thanksgiving
+    "2026-12-25",  # Christmas
+))
+EARLY_CLOSES_2026 = {date(2026, 11, 27): "13:00", date(2026, 12, 24): "13:00"}  # after Thanksgiving; Christmas Eve
 
 # Alpaca's own error bodies, as its API answers them.
 UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
@@ -174,8 +189,8 @@ class FakeAlpaca:
         # Account API: last_equity is "your equity value as of the previous trading day's close";
         # the fake's account opened with its cash, and a test may set another close.
         self.last_equity = Decimal(cash)
-        self.holidays: set[date] = set()  # weekdays the exchange is closed (the calendar leaves them out)
-        self.early_closes: dict[date, str] = {}  # days regular trading ends early, and when ("13:00")
+        self.holidays: set[date] = set(HOLIDAYS_2026)  # weekdays the exchange is closed (left out of the calendar)
+        self.early_closes: dict[date, str] = dict(EARLY_CLOSES_2026)  # days trading ends early, and when
         self.shorting_enabled = shorting_enabled
         self.multiplier = Decimal(multiplier)
         self.status = status
@@ -501,6 +516,7 @@ class FakeAlpaca:
     def _calendar_json(self, args) -> list[dict]:
         """Calendar API (GET /v2/calendar): the exchange's trading days between start and end, each
         with its open and close (New York time); weekends and ``holidays`` are absent."""
+        # Alpaca's "Calendar" API reference: one entry per trading day, date/open/close, close "13:00" early.
         start = date.fromisoformat(args.get("start") or datetime.now(NEW_YORK).date().isoformat())
         end = date.fromisoformat(args.get("end") or start.isoformat())
         days = []
