@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
+from novalgo.domain.decision import STOP_LOSS, TAKE_PROFIT, TRAILING  # noqa: F401  (re-exported for adapters)
 from novalgo.domain.fifo import Fill  # noqa: F401  (a fill is the domain's; brokers report them)
 
 ZERO = Decimal(0)
@@ -110,8 +111,8 @@ class OrderRequest:
 
 
 ORDER_TYPES = ("market", "limit", "trailing_stop")
-# Exit orders, by what the trader set: the order type of each exit at the broker.
-TAKE_PROFIT, STOP_LOSS, TRAILING_STOP = "take_profit", "stop_loss", "trailing_stop"
+# Exit orders, by what the trader set (the domain's words): take_profit, stop_loss, trailing_stop.
+TRAILING_STOP = TRAILING
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ CENT = Decimal("0.01")
 
 
 OPEN, CLOSING, TRAILING = "open", "close", "trailing_stop"  # a leg's purpose
+TAKE_PROFIT, STOP_LOSS = "take_profit", "stop_loss"  # an exit order's purpose (a bracket's legs, an OCO)
 QTY_STEP = Decimal("0.000000001")  # Alpaca's fractional precision
 
 
@@ -57,6 +58,11 @@ class OrderLeg:
     # known; None for an absolute price the alert gave.
     take_profit_from: Distance | None = None
     stop_loss_from: Distance | None = None
+    # Exits for shares already held (put back after a refused close, or for what a cancelled entry
+    # filled): a lone stop-loss is a stop order; take-profit and stop-loss together one OCO order,
+    # the take-profit limit with the stop as its leg, so Alpaca holds the shares once.
+    stop_price: Decimal | None = None
+    oco: bool = False
 
 
 @dataclass(frozen=True)

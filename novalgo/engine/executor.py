@@ -109,7 +109,9 @@ class Executor(ExitOrders):
         allowed = permit.apply(preview)
         # Orders of ours against the signal go whatever it may do; a resting limit only gives way
         # to a newer entry that may go.
-        replaced = opposing + resting if allowed.legs else opposing
+        if not allowed.legs:
+            resting = []
+        replaced = opposing + resting
         if not allowed.legs and not replaced:
             kept = f"; the limit order of alert {resting[0]['alert_id']} keeps resting" if resting else ""
             return self._finish(alert, allowed.status, allowed.reason + kept, row=row)
@@ -132,6 +134,9 @@ class Executor(ExitOrders):
                 self._cancel_open_orders(symbol, alert["id"])  # one of ours opened meanwhile
             else:
                 return self._finish(alert, statuses.FAILED, "our earlier orders on this symbol could not be cancelled")
+        if resting and not any(leg.purpose == "close" for leg in plan.legs):
+            for entry in resting:  # what filled of a replaced entry before the cancel took keeps exits
+                self._protect_replaced(entry["client_order_id"])
         if not plan.legs:
             return self._finish(alert, plan.status, plan.reason, row=row)
         if self._skipped_outside_hours(symbol, plan):
@@ -142,7 +147,7 @@ class Executor(ExitOrders):
             # are never held twice (Alpaca holds them for the exit orders until those end).
             self.journal.mark_in_progress(alert["id"])
             alert["in_progress"] = 1
-            if not self._cancel_exits(exits):
+            if not self._cancel_exits_for(alert, exits):
                 return self._finish(alert, statuses.FAILED, "our exit orders on this symbol could not be "
                                     "cancelled, so nothing was sent", row=row)
             plan = permit.apply(self._plan(alert, row))  # an exit may have filled while it was cancelled
@@ -251,8 +256,14 @@ class Executor(ExitOrders):
             if status != FILLED and filled_qty == 0:
                 reason = (state.reason if state else order["reason"]) or f"order {status}"
                 done = "the closing order filled, but the opening order failed: " if filled_any else ""
-                return self._finish(alert, statuses.FAILED, done + reason)
+                put_back = self._put_exits_back(alert) if order["purpose"] == "close" else ""
+                return self._finish(alert, statuses.FAILED, "; ".join(filter(None, [done + reason, put_back])))
             filled_any = True
+            if order["purpose"] == "open" and status in (CANCELED, EXPIRED):
+                # Ended part-filled: what filled keeps the exits the entry carried (Alpaca cancels a
+                # bracket's legs with their entry).
+                price = state.filled_avg_price if state else None
+                notes.append(self._protect_part_fill(alert, order, filled_qty, price))
             note = state.reason if state else order["reason"]
             if status == FILLED and note and note not in notes:
                 notes.append(note)

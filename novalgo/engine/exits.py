@@ -9,20 +9,23 @@ are Alpaca's), kept in the journal with the alert that placed them; see journal.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from novalgo.broker.base import STOP_LOSS, TAKE_PROFIT, OrderState
+from novalgo.broker.base import REJECTED, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, OrderState
 from novalgo.domain import statuses
 from novalgo.domain.money import plain
+from novalgo.domain.protection import Protection, protective_legs
 from novalgo.domain.row_rules import exit_price
 from novalgo.engine.journal import OPEN_AT_BROKER, REPLANNED, SENDING, SUPERSEDED, VOID, order_details
 from novalgo.errors import OrderRejected, RetryableError
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 
 log = logging.getLogger(__name__)
+EXITS_CANCELLED = "exits-cancelled:"  # meta key + alert id: the exit orders an alert cancelled to trade
 EXITS_EVERY = 10.0  # seconds: without the stream, one batched read of our working exit orders
 EXITS_RECONCILE = 60.0  # seconds: with the stream, the same read once a minute (what a reconnect missed)
 
@@ -129,3 +132,106 @@ class ExitOrders:
         self._last_exit_read = time.monotonic()
         return self.check_exits()
 
+    # -- exits put back: a refused close, a part-filled entry --------------------------------
+
+    def _cancel_exits_for(self, alert: dict[str, Any], exits: list[dict[str, Any]]) -> bool:
+        """``_cancel_exits``, remembering which, so a close refused afterwards can put them back."""
+        self.journal.set_meta(EXITS_CANCELLED + alert["id"], json.dumps([o["client_order_id"] for o in exits]))
+        return self._cancel_exits(exits)
+
+    def _put_exits_back(self, alert: dict[str, Any]) -> str:
+        """The alert's close was refused after it had cancelled the row's exits: place them again for
+        what is held, so the shares never sit without the stop the trader set. Returns what to say."""
+        cids = json.loads(self.journal.get_meta(EXITS_CANCELLED + alert["id"]) or "[]")
+        exits = [o for o in (self.journal.order(cid) for cid in cids) if o is not None]
+        if not exits:
+            return ""
+        held = self.broker.held_now(alert["symbol"]).qty
+        if held == 0 or (held > 0) != (exits[0]["side"] == "sell"):
+            return ""  # an exit filled meanwhile: nothing left of what they protected
+        self.journal.set_meta(EXITS_CANCELLED + alert["id"], "[]")  # once
+        return self._protect(alert, held, _protection_of(exits))
+
+    def _protect_part_fill(self, alert: dict[str, Any], entry: dict[str, Any], filled: Decimal,
+                           fill: Decimal | None, trailing: bool = False) -> str:
+        """An entry that carried exits ended with only part filled (cancelled, expired): Alpaca cancels
+        a bracket's legs with it, so the filled shares get their exits of their own. ``trailing``: the
+        alert's trailing stop, never placed, is placed here too (its alert was replaced)."""
+        if filled <= 0 or any(o["state"] in OPEN_AT_BROKER and order_details(o).get("parent") == entry["client_order_id"]
+                              for o in self.journal.orders_for(alert["id"]) if o["purpose"] in (TAKE_PROFIT, STOP_LOSS)):
+            return ""
+        details = order_details(entry)
+        reference = fill if fill is not None else details.get("limit_price")
+        prices = []
+        for profit in (True, False):
+            distance = details.get("take_profit_from" if profit else "stop_loss_from")
+            if distance is not None and reference is not None:
+                prices.append(exit_price(reference, distance, entry["side"], profit))
+            else:
+                prices.append(details.get("take_profit" if profit else "stop_loss"))
+        protection = Protection(*prices)
+        if trailing:
+            unplaced = [o for o in self.journal.orders_for(alert["id"]) if o["purpose"] == TRAILING_STOP
+                        and o["state"] in (SUPERSEDED, VOID) and not o["broker_order_id"]]
+            if unplaced:
+                follow = order_details(unplaced[-1])
+                protection = Protection(trail_percent=follow.get("trail_percent"), trail_price=follow.get("trail_price"))
+        if not protection.any:
+            return ""
+        signed = filled if entry["side"] == "buy" else -filled
+        return self._protect(alert, signed, protection)
+
+    def _protect_replaced(self, entry_cid: str) -> None:
+        """An older alert's resting entry that a newer one replaced filled in part before the cancel
+        took: its shares are the row's now, with the exits (or trailing stop) that alert set."""
+        entry = self.journal.order(entry_cid)
+        if entry is None or entry["state"] in OPEN_AT_BROKER:
+            return
+        filled = Decimal(entry["filled_qty"] or 0)
+        older = self.journal.get(entry["alert_id"])
+        if filled > 0 and older is not None:
+            fill = Decimal(entry["filled_avg_price"]) if entry["filled_avg_price"] else None
+            said = self._protect_part_fill(older, entry, filled, fill, trailing=True)
+            if said:
+                self.journal.set_status(older["id"], older["status"], f"{older['reason']}; {said}")
+
+    def _protect(self, alert: dict[str, Any], held: Decimal, protection: Protection) -> str:
+        """Place exit orders for ``held`` shares; returns the sentence the alert's reason carries."""
+        legs, why_not = protective_legs(held, protection)
+        if not legs:
+            return f"its exits could not be put back: {why_not}" if why_not else ""
+        cids = self.journal.plan(alert["id"], alert["symbol"], legs, None, alert["plan_status"],
+                                 alert["plan_reason"] or "")
+        refused = []
+        for cid in cids:
+            order = self.journal.order(cid)
+            try:
+                state = self._submit(alert, order)
+            except PositionWasWrong as e:
+                state = rejected(order_request(order), str(e))
+            self._record(cid, state)
+            if state.status == REJECTED:
+                refused.append(state.reason)
+        qty = plain(abs(legs[0].qty))
+        if refused:
+            log.warning("%s: exits for %s shares refused: %s", alert["symbol"], qty, "; ".join(refused))
+            return f"its {protection.describe()} could not be put back for {qty} {alert['symbol']}: {refused[0]}"
+        log.info("%s: %s placed for %s shares", alert["symbol"], protection.describe(), qty)
+        return f"its {protection.describe()} were placed again for {qty} {alert['symbol']}"
+
+
+def _protection_of(exits: list[dict[str, Any]]) -> Protection:
+    """What a set of exit orders (journal rows) protected the position with, the newest of each kind."""
+    found: dict[str, Decimal | None] = {}
+    for order in exits:
+        details = order_details(order)
+        if order["purpose"] == TAKE_PROFIT:
+            found["take_profit"] = details.get("limit_price")
+            if details.get("oco") and details.get("stop_loss") is not None:
+                found["stop_loss"] = details.get("stop_loss")
+        elif order["purpose"] == STOP_LOSS:
+            found["stop_loss"] = details.get("stop_price")
+        elif order["purpose"] == TRAILING_STOP:
+            found["trail_percent"] = details.get("trail_percent")
+            found["trail_price"] = details.get("trail_price")
+    return Protection(**found)

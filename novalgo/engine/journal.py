@@ -105,7 +105,7 @@ EXIT_PURPOSES = (TAKE_PROFIT, STOP_LOSS, TRAILING_STOP)
 _NOT_EXIT = f"purpose NOT IN ({','.join(repr(p) for p in EXIT_PURPOSES)})"
 # How each order field beyond side and size is kept in an order's details.
 _DETAILS = ("order_type", "limit_price", "time_in_force", "extended_hours", "take_profit", "stop_loss",
-            "trail_percent", "trail_price", "take_profit_from", "stop_loss_from")
+            "trail_percent", "trail_price", "take_profit_from", "stop_loss_from", "stop_price", "oco")
 
 
 def client_order_id(alert_id: str, leg: int) -> str:
@@ -601,7 +601,7 @@ def _details_json(leg: OrderLeg) -> str | None:
             value for name, value in details.items() if name not in ("order_type", "time_in_force")):
         return None  # a plain market order, as every order was before
     return json.dumps({k: (plain(v) if isinstance(v, Decimal) else v.text if isinstance(v, Distance) else v)
-                       for k, v in details.items() if v is not None})
+                       for k, v in details.items() if v is not None and not (k == "oco" and not v)})
 
 
 def _text(value: Any) -> str | None:
