@@ -42,8 +42,8 @@ from typing import Callable, Iterator, Sequence
 
 from novalgo.broker import simulated_exits as exits
 from novalgo.broker.base import (
-    CANCELED, CRYPTO, FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill, OrderRequest,
-    OrderState, Position,
+    CANCELED, CRYPTO, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill,
+    OrderRequest, OrderState, Position,
 )
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
@@ -56,6 +56,7 @@ STARTING_CASH = Decimal(100000)
 NEW_YORK = ZoneInfo("America/New_York")
 QTY_STEP = exits.QTY_STEP
 WATCH_EVERY = 0.5  # seconds between a listener's looks for changes made by other processes
+OPEN = (PENDING, PARTIALLY_FILLED)  # orders the simulator may still fill (part-filled only by fill_part)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -281,12 +282,13 @@ class SimulatedBroker:
 
     def _held_for_orders(self, db: sqlite3.Connection, symbol: str, side: str) -> Decimal:
         """Shares the open orders on this side hold (an exit waiting for its entry holds none yet)."""
-        rows = db.execute("SELECT client_order_id, parent, qty, notional, limit_price FROM orders WHERE symbol=? "
-                          "AND side=? AND status=? AND waiting=0", (symbol, side, PENDING)).fetchall()
+        rows = db.execute("SELECT client_order_id, parent, qty, notional, limit_price, filled_qty FROM orders "
+                          "WHERE symbol=? AND side=? AND status IN (?,?) AND waiting=0", (symbol, side, *OPEN)).fetchall()
         held: dict[str, Decimal] = {}
         for row in rows:
             # Only a buy limit rests with dollars, not shares: its shares are the dollars at its limit.
-            qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]))
+            qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"])) \
+                - Decimal(row["filled_qty"])
             key = row["parent"] or row["client_order_id"]  # a bracket's two exits hold the shares once
             held[key] = max(held.get(key, ZERO), qty)
         return sum(held.values(), ZERO)
@@ -318,8 +320,8 @@ class SimulatedBroker:
         free or cancel others); trailing stops follow the price first."""
         changed: list[str] = []
         while True:
-            rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status=? AND waiting=0 "
-                              "ORDER BY created_at, rowid", (symbol, PENDING)).fetchall()
+            rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status IN (?,?) AND waiting=0 "
+                              "ORDER BY created_at, rowid", (symbol, *OPEN)).fetchall()
             for row in rows:
                 if row["order_type"] == TRAILING_STOP:
                     water, stop = exits.trailed(row, price)
@@ -336,12 +338,14 @@ class SimulatedBroker:
                 return changed
 
     def _fill_order(self, db: sqlite3.Connection, row: sqlite3.Row, price: Decimal) -> list[str]:
-        """Fill an open order in full at a price; an entry's exits start working, an exit's other half
-        (a bracket's sibling leg, an OCO's take-profit or stop-loss) is cancelled."""
+        """Fill what is left of an open order at a price; an entry's exits start working, an exit's other
+        half (a bracket's sibling leg, an OCO's take-profit or stop-loss) is cancelled."""
         cid = row["client_order_id"]
         qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]) or price)
-        self._fill(db, row["symbol"], row["side"], cid, row["broker_order_id"], qty, price)
-        self._update(db, cid, status=FILLED, filled_qty=plain(qty), filled_avg_price=plain(price))
+        before = Decimal(row["filled_qty"])
+        self._fill(db, row["symbol"], row["side"], cid, row["broker_order_id"], qty - before, price)
+        average = (before * (_dec(row["filled_avg_price"]) or ZERO) + (qty - before) * price) / qty
+        self._update(db, cid, status=FILLED, filled_qty=plain(qty), filled_avg_price=plain(average))
         changed = [cid]
         if not row["oco"]:
             for leg in db.execute("SELECT client_order_id FROM orders WHERE parent=? AND status=?", (cid, PENDING)):
@@ -390,7 +394,7 @@ class SimulatedBroker:
         changed = []
         for cid in client_order_ids:
             row = self._row(db, cid)
-            if row is not None and row["status"] == PENDING:
+            if row is not None and row["status"] in OPEN:  # a part-filled order keeps its fills
                 self._update(db, cid, status=CANCELED, reason=reason)
                 changed.append(cid)
         return changed
@@ -426,8 +430,8 @@ class SimulatedBroker:
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Resting orders on the symbol: limits, trailing stops, exit legs (waiting ones included)."""
         db = self._db()
-        rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status=? ORDER BY created_at, rowid",
-                          (symbol, PENDING)).fetchall()
+        rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status IN (?,?) ORDER BY created_at, rowid",
+                          (symbol, *OPEN)).fetchall()
         return [self._state(db, row) for row in rows]
 
     def reconcile(self) -> None:
@@ -439,13 +443,31 @@ class SimulatedBroker:
         if row is not None:
             self.cancel(row["client_order_id"])
 
+    def fill_part(self, client_order_id: str, qty: Decimal, price: Decimal) -> OrderState:
+        """Fill ``qty`` of a resting order at ``price`` now, as a thin market does; the rest keeps
+        resting. The simulator's only way to a partial fill (rehearsals and tests). A bracket's exits
+        keep waiting: Alpaca's "won't be active until the first order is completely filled"."""
+        with self._transaction() as db:
+            row = self._row(db, client_order_id)
+            if row is None or row["status"] not in OPEN or row["waiting"]:
+                raise OrderRejected(f"order {client_order_id} is not working: it cannot be filled")
+            total = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]) or price)
+            before = Decimal(row["filled_qty"])
+            if not ZERO < qty < total - before:
+                raise ValueError(f"a part fill is more than nothing and less than the {plain(total - before)} left")
+            self._fill(db, row["symbol"], row["side"], client_order_id, row["broker_order_id"], qty, price)
+            average = (before * (_dec(row["filled_avg_price"]) or ZERO) + qty * price) / (before + qty)
+            self._update(db, client_order_id, status=PARTIALLY_FILLED, filled_qty=plain(before + qty),
+                         filled_avg_price=plain(average))
+        return self._announce([client_order_id])[0]
+
     def cancel(self, client_order_id: str) -> None:
         """Cancel an open order. An entry takes its exits with it; an exit takes its sibling (they
         are one-cancels-other), an OCO's take-profit its stop-loss and the other way round. A filled,
         rejected or cancelled order is left as it is."""
         with self._transaction() as db:
             row = self._row(db, client_order_id)
-            if row is None or row["status"] != PENDING:
+            if row is None or row["status"] not in OPEN:
                 return
             changed = self._cancel_pending(db, [client_order_id], "the order was canceled in the simulator")
             if row["parent"] or row["oco"]:
@@ -465,7 +487,7 @@ class SimulatedBroker:
             raise ValueError("a replaced exit needs a new limit_price or stop_price")
         with self._transaction() as db:
             row = db.execute("SELECT * FROM orders WHERE broker_order_id=?", (broker_order_id,)).fetchone()
-            if row is None or row["status"] != PENDING:
+            if row is None or row["status"] not in OPEN:
                 raise OrderRejected(f"order {broker_order_id} is not open: it cannot be replaced")
             changes = {}
             if limit_price is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from novalgo.broker.base import CANCELED, FILLED, PENDING, REJECTED, OrderRequest
+from novalgo.broker.base import CANCELED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, OrderRequest
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.errors import BlockedByOpenOrders, OrderRejected
 from tests.support.clock import Clock
@@ -409,3 +409,38 @@ def test_an_oco_for_more_shares_than_held_is_refused(broker):
     assert (state.status, state.reason) == (REJECTED, "insufficient qty available for order (requested: 11, "
                                                       "available: 10)")
     assert state.legs == () and broker.open_orders("AAPL") == []
+
+
+# -- a part-filled bracket entry, cancelled (Alpaca: its exits are cancelled with it)
+
+
+def test_cancelling_a_part_filled_bracket_entry_cancels_its_waiting_exits(broker, heard):
+    entry = broker.submit(order("buy", "10", "150", order_type="limit", limit_price="145", take_profit="160",
+                                stop_loss="140", time_in_force="gtc", cid="nva-entry-0"))
+    part = broker.fill_part("nva-entry-0", D(4), D(145))
+    assert (part.status, part.filled_qty, part.filled_avg_price) == (PARTIALLY_FILLED, 4, 145)
+    assert [leg.status for leg in part.legs] == [PENDING, PENDING]  # Alpaca's "held": not completely filled
+    assert broker.position("AAPL").qty == 4
+    broker.observe_price("AAPL", D("147"))  # above the entry's limit: the rest keeps resting
+    assert broker.find_order("nva-entry-0").status == PARTIALLY_FILLED
+    heard.clear()
+    broker.cancel("nva-entry-0")
+    state = broker.find_order("nva-entry-0")
+    assert (state.status, state.filled_qty, state.filled_avg_price) == (CANCELED, 4, 145)
+    assert [(leg.order_type, leg.status, leg.filled_qty) for leg in state.legs] == [
+        ("limit", CANCELED, 0), ("stop", CANCELED, 0)]
+    assert {s.client_order_id for s in heard} == {"nva-entry-0", *(leg.client_order_id for leg in entry.legs)}
+    assert broker.position("AAPL").qty == 4 and broker.open_orders("AAPL") == []  # four held, unprotected
+
+
+def test_a_part_filled_limit_fills_the_rest_when_the_price_returns(broker):
+    broker.submit(order("buy", "10", "150", order_type="limit", limit_price="145", take_profit="160",
+                        stop_loss="140", cid="nva-entry-0"))
+    broker.fill_part("nva-entry-0", D(4), D(145))
+    assert [o.client_order_id for o in broker.open_orders("AAPL")][0] == "nva-entry-0"
+    broker.observe_price("AAPL", D("144"))
+    state = broker.find_order("nva-entry-0")
+    assert (state.status, state.filled_qty, state.filled_avg_price) == (FILLED, 10, 145)
+    assert [leg.status for leg in state.legs] == [PENDING, PENDING] and broker.position("AAPL").qty == 10
+    broker.observe_price("AAPL", D("139"))  # now working: the stop fills the ten
+    assert broker.position("AAPL").qty == 0
