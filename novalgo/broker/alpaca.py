@@ -27,8 +27,8 @@ from alpaca.common.enums import Sort
 from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
 from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
-                                     OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, TakeProfitRequest,
-                                     TrailingStopOrderRequest)
+                                     OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, StopOrderRequest,
+                                     TakeProfitRequest, TrailingStopOrderRequest)
 
 from novalgo.broker.alpaca_activities import fill_from_activity
 from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
@@ -497,6 +497,12 @@ class AlpacaBroker:
             if qty <= 0:
                 raise OrderRejected(f"order of {order.qty} {order.symbol} rounds to nothing")
             fields["qty"] = qty
+        if order.oco:
+            # "Orders at Alpaca" (OCO Orders): type limit, the order itself is the take-profit, so its
+            # price goes in take_profit.limit_price; Alpaca's example sends no limit_price of its own.
+            return LimitOrderRequest(order_class=OrderClass.OCO,
+                                     take_profit=TakeProfitRequest(limit_price=order.limit_price),
+                                     stop_loss=StopLossRequest(stop_price=order.stop_loss), **fields)
         if order.order_class != "simple":
             # A bracket has both exits, an OTO one; Alpaca makes them the entry's legs.
             fields["order_class"] = OrderClass.BRACKET if order.order_class == "bracket" else OrderClass.OTO
@@ -506,6 +512,8 @@ class AlpacaBroker:
                 fields["stop_loss"] = StopLossRequest(stop_price=order.stop_loss)
         if order.order_type == "limit":
             return LimitOrderRequest(limit_price=order.limit_price, extended_hours=order.extended_hours or None, **fields)
+        if order.order_type == "stop":
+            return StopOrderRequest(stop_price=order.stop_price, **fields)
         if order.order_type == "trailing_stop":
             return TrailingStopOrderRequest(trail_percent=order.trail_percent, trail_price=order.trail_price, **fields)
         return MarketOrderRequest(**fields)

@@ -71,9 +71,14 @@ class Account:
 class OrderRequest:
     """One order. Exactly one of qty and notional is set (notional only for buys).
 
-    Beyond a market order: a ``limit`` at ``limit_price``; a ``trailing_stop`` trailing by
-    ``trail_percent`` or ``trail_price`` dollars; exits attached to the entry (``take_profit`` a
-    limit price, ``stop_loss`` a stop price), which make it a bracket (both) or an OTO (one).
+    Beyond a market order: a ``limit`` at ``limit_price``; a ``stop`` at ``stop_price``; a
+    ``trailing_stop`` trailing by ``trail_percent`` or ``trail_price`` dollars; exits attached to the
+    entry (``take_profit`` a limit price, ``stop_loss`` a stop price), which make it a bracket (both)
+    or an OTO (one).
+
+    An ``oco`` order is an exit pair for shares already held, on the exit's own side: the order
+    itself is the take-profit (a limit at ``limit_price``) and ``stop_loss`` is its stop-loss leg;
+    one filling cancels the other (Alpaca's OCO, "Orders at Alpaca"). ``take_profit`` stays None.
     """
 
     client_order_id: str
@@ -82,7 +87,7 @@ class OrderRequest:
     qty: Decimal | None = None
     notional: Decimal | None = None
     price_hint: Decimal | None = None  # the alert's price; the simulator fills at it
-    order_type: str = "market"  # market | limit | trailing_stop
+    order_type: str = "market"  # market | limit | stop | trailing_stop
     limit_price: Decimal | None = None
     time_in_force: str = "day"  # day | gtc (the adapter picks crypto's own)
     extended_hours: bool = False  # may fill in pre/post-market (a limit day order)
@@ -90,6 +95,8 @@ class OrderRequest:
     stop_loss: Decimal | None = None
     trail_percent: Decimal | None = None
     trail_price: Decimal | None = None
+    stop_price: Decimal | None = None  # a stop order's stop (an OCO's stop is its stop_loss)
+    oco: bool = False  # an exit pair on shares held: this limit is the take-profit, stop_loss the stop
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):
@@ -102,15 +109,27 @@ class OrderRequest:
             raise ValueError("a limit order needs a limit_price, and only a limit order has one")
         if self.order_type == "trailing_stop" and (self.trail_percent is None) == (self.trail_price is None):
             raise ValueError("a trailing stop needs exactly one of trail_percent and trail_price")
+        if (self.order_type == "stop") != (self.stop_price is not None):
+            raise ValueError("a stop order needs a stop_price, and only a stop order has one")
+        if self.oco:
+            if self.order_type != "limit":
+                raise ValueError("an OCO order is a limit order: its limit_price is the take-profit")
+            if self.stop_loss is None:
+                raise ValueError("an OCO order needs a stop_loss (the stop price of its stop-loss leg)")
+            if self.take_profit is not None:
+                raise ValueError("an OCO order's take-profit is its own limit_price: leave take_profit unset")
 
     @property
     def order_class(self) -> str:
-        """Alpaca's word: bracket (take-profit and stop-loss), oto (one exit) or simple."""
+        """Alpaca's word: oco (an exit pair), bracket (entry with take-profit and stop-loss), oto (an
+        entry with one exit) or simple."""
+        if self.oco:
+            return "oco"
         exits = (self.take_profit is not None) + (self.stop_loss is not None)
         return {0: "simple", 1: "oto", 2: "bracket"}[exits]
 
 
-ORDER_TYPES = ("market", "limit", "trailing_stop")
+ORDER_TYPES = ("market", "limit", "stop", "trailing_stop")
 # Exit orders, by what the trader set (the domain's words): take_profit, stop_loss, trailing_stop.
 TRAILING_STOP = TRAILING
 
@@ -129,8 +148,9 @@ class OrderState:
     reason: str = ""
     order_type: str = "market"  # market | limit | stop | stop_limit | trailing_stop
     description: str = ""  # for a trader reading why it was cancelled: "sell 100 AAPL stop 180"
-    # A bracket's or OTO's exit orders, as the broker made them (their client_order_ids are the
-    # broker's): each has order_type limit (take-profit), stop (stop-loss) or trailing_stop.
+    # A bracket's or OTO's exit orders, or an OCO's stop-loss (the OCO itself is the take-profit),
+    # as the broker made them (their client_order_ids are the broker's): each has order_type limit
+    # (take-profit), stop (stop-loss) or trailing_stop.
     legs: tuple["OrderState", ...] = ()
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None

@@ -9,8 +9,8 @@ lives in SQLite in the data dir.
 
 The simulator has no market data: a price is whatever was last observed for the symbol, from an
 alert (``observe_price``, or an order's ``price_hint``) or from ``novalgo sim price``. Each new
-price is checked against the symbol's resting orders (limits, a bracket's or OTO's take-profit
-and stop-loss legs, trailing stops); see ``simulated_exits.py`` for when they fill and at what.
+price is checked against the symbol's resting orders (limits, stops, a bracket's or OTO's take-profit
+and stop-loss legs, an OCO's take-profit and its stop-loss leg, trailing stops); see ``simulated_exits.py`` for when they fill and at what.
 The simulator's market is always open, so a DAY order never expires here and an extended-hours
 limit is simply a limit. So that a demo on a Sunday does not teach the wrong thing, a stock order
 it fills at once outside Mon-Fri 09:30-16:00 ET says in its reason when Alpaca would fill it.
@@ -43,8 +43,8 @@ from typing import Callable, Iterator, Sequence
 
 from novalgo.broker import simulated_exits as exits
 from novalgo.broker.base import (
-    CANCELED, CRYPTO, FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill, OrderRequest,
-    OrderState, Position,
+    CANCELED, CRYPTO, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill,
+    OrderRequest, OrderState, Position,
 )
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
@@ -57,6 +57,7 @@ STARTING_CASH = Decimal(100000)
 NEW_YORK = ZoneInfo("America/New_York")
 QTY_STEP = exits.QTY_STEP
 WATCH_EVERY = 0.5  # seconds between a listener's looks for changes made by other processes
+OPEN = (PENDING, PARTIALLY_FILLED)  # orders the simulator may still fill (part-filled only by fill_part)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -212,8 +213,9 @@ class SimulatedBroker:
 
     def submit(self, order: OrderRequest) -> OrderState:
         """Place an order, idempotent by client_order_id: a market order fills now; a limit fills
-        now if the price allows, else rests; a trailing stop rests; a bracket's or OTO's exits are
-        made with it and work once it fills. Raises OrderRejected (the request itself is refused)
+        now if the price allows, else rests; a stop or trailing stop rests; a bracket's or OTO's exits
+        are made with it and work once it fills; an OCO (exits for shares held) rests as its take-profit
+        with its stop-loss leg working at once, one filling cancels the other. Raises OrderRejected (the request itself is refused)
         or BlockedByOpenOrders (open orders hold the shares it would sell), like Alpaca; other
         refusals are recorded as a rejected order, as before."""
         existing = self._order(self._db(), order.client_order_id)
@@ -254,15 +256,20 @@ class SimulatedBroker:
         else:
             qty = exits.share_qty(order.qty, order.notional, basis)
         if not reason:
+            exits.check_oco(order, held, price)
             exits.check_exit_prices(order, basis)
             reason = self._refusal(db, order, qty, held, basis)
-        created = self._insert(db, order, REJECTED if reason else PENDING, reason)
+        created = self._insert(db, order, REJECTED if reason else PENDING, reason,
+                               leg=exits.TAKE_PROFIT if order.oco else None)
         if reason:
             return created
         for leg, kind, leg_price in exits.legs_of(order):
+            # A bracket's exits sell what the entry buys and wait for it; an OCO's stop-loss is on the
+            # OCO's own side and works at once (the shares are already held).
             created += self._insert(db, OrderRequest(
-                str(uuid.uuid4()), order.symbol, exits.opposite(order.side), qty=qty, time_in_force=order.time_in_force,
-            ), PENDING, "", order_type=kind, parent=order.client_order_id, leg=leg,
+                str(uuid.uuid4()), order.symbol, order.side if order.oco else exits.opposite(order.side), qty=qty,
+                time_in_force=order.time_in_force,
+            ), PENDING, "", order_type=kind, parent=order.client_order_id, leg=leg, waiting=not order.oco,
                 limit_price=leg_price if kind == "limit" else None, stop_price=leg_price if kind == "stop" else None)
         if exits.marketable(order, price):
             created += self._fill_order(db, self._row(db, order.client_order_id), price)
@@ -296,29 +303,31 @@ class SimulatedBroker:
 
     def _held_for_orders(self, db: sqlite3.Connection, symbol: str, side: str) -> Decimal:
         """Shares the open orders on this side hold (an exit waiting for its entry holds none yet)."""
-        rows = db.execute("SELECT client_order_id, parent, qty, notional, limit_price FROM orders WHERE symbol=? "
-                          "AND side=? AND status=? AND waiting=0", (symbol, side, PENDING)).fetchall()
+        rows = db.execute("SELECT client_order_id, parent, qty, notional, limit_price, filled_qty FROM orders "
+                          "WHERE symbol=? AND side=? AND status IN (?,?) AND waiting=0", (symbol, side, *OPEN)).fetchall()
         held: dict[str, Decimal] = {}
         for row in rows:
             # Only a buy limit rests with dollars, not shares: its shares are the dollars at its limit.
-            qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]))
+            qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"])) \
+                - Decimal(row["filled_qty"])
             key = row["parent"] or row["client_order_id"]  # a bracket's two exits hold the shares once
             held[key] = max(held.get(key, ZERO), qty)
         return sum(held.values(), ZERO)
 
     def _insert(self, db: sqlite3.Connection, order: OrderRequest, status: str, reason: str, *,
                 order_type: str | None = None, parent: str | None = None, leg: str | None = None,
-                limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> list[str]:
+                waiting: bool = False, limit_price: Decimal | None = None,
+                stop_price: Decimal | None = None) -> list[str]:
         db.execute(
             "INSERT INTO orders (client_order_id, broker_order_id, symbol, side, qty, notional, status, filled_qty, "
             "reason, created_at, order_type, limit_price, stop_price, trail_percent, trail_price, time_in_force, "
-            "extended_hours, parent, leg, waiting, version, writer) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,(SELECT COALESCE(MAX(version), 0) + 1 FROM orders),?)",
+            "extended_hours, parent, leg, waiting, oco, version, writer) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,(SELECT COALESCE(MAX(version), 0) + 1 FROM orders),?)",
             (order.client_order_id, str(uuid.uuid4()), order.symbol, order.side, plain(order.qty),
              plain(order.notional), status, "0", reason, self.clock(), order_type or order.order_type,
-             plain(limit_price or order.limit_price), plain(stop_price), plain(order.trail_percent),
-             plain(order.trail_price), order.time_in_force, int(order.extended_hours), parent, leg,
-             int(parent is not None), self._writer))
+             plain(limit_price or order.limit_price), plain(stop_price or order.stop_price),
+             plain(order.trail_percent), plain(order.trail_price), order.time_in_force, int(order.extended_hours),
+             parent, leg, int(waiting), int(order.oco), self._writer))
         return [order.client_order_id]
 
     def _update(self, db: sqlite3.Connection, client_order_id: str, **values) -> None:
@@ -332,8 +341,8 @@ class SimulatedBroker:
         free or cancel others); trailing stops follow the price first."""
         changed: list[str] = []
         while True:
-            rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status=? AND waiting=0 "
-                              "ORDER BY created_at, rowid", (symbol, PENDING)).fetchall()
+            rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status IN (?,?) AND waiting=0 "
+                              "ORDER BY created_at, rowid", (symbol, *OPEN)).fetchall()
             for row in rows:
                 if row["order_type"] == TRAILING_STOP:
                     water, stop = exits.trailed(row, price)
@@ -350,18 +359,22 @@ class SimulatedBroker:
                 return changed
 
     def _fill_order(self, db: sqlite3.Connection, row: sqlite3.Row, price: Decimal) -> list[str]:
-        """Fill an open order in full at a price; its exits start working, or its sibling exit is cancelled."""
+        """Fill what is left of an open order at a price; an entry's exits start working, an exit's other
+        half (a bracket's sibling leg, an OCO's take-profit or stop-loss) is cancelled."""
         cid = row["client_order_id"]
         qty = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]) or price)
-        self._fill(db, row["symbol"], row["side"], cid, row["broker_order_id"], qty, price)
-        self._update(db, cid, status=FILLED, filled_qty=plain(qty), filled_avg_price=plain(price))
+        before = Decimal(row["filled_qty"])
+        self._fill(db, row["symbol"], row["side"], cid, row["broker_order_id"], qty - before, price)
+        average = (before * (_dec(row["filled_avg_price"]) or ZERO) + (qty - before) * price) / qty
+        self._update(db, cid, status=FILLED, filled_qty=plain(qty), filled_avg_price=plain(average))
         changed = [cid]
-        for leg in db.execute("SELECT client_order_id FROM orders WHERE parent=? AND status=?", (cid, PENDING)):
-            self._update(db, leg["client_order_id"], waiting=0, qty=plain(qty))
-            changed.append(leg["client_order_id"])
-        if row["parent"]:
-            why = f"the {exits.label(row)} filled: one cancels the other"
-            changed += self._cancel_pending(db, self._siblings(db, row), why)
+        if not row["oco"]:
+            for leg in db.execute("SELECT client_order_id FROM orders WHERE parent=? AND status=?", (cid, PENDING)):
+                self._update(db, leg["client_order_id"], waiting=0, qty=plain(qty))
+                changed.append(leg["client_order_id"])
+        others = self._one_cancels_other(db, row)
+        if others:
+            changed += self._cancel_pending(db, others, f"the {exits.label(row)} filled: one cancels the other")
         return changed
 
     def _fill(self, db: sqlite3.Connection, symbol: str, side: str, client_order_id: str, broker_id: str,
@@ -387,11 +400,22 @@ class SimulatedBroker:
             "SELECT client_order_id FROM orders WHERE parent=? AND client_order_id<>?",
             (row["parent"], row["client_order_id"]))]
 
+    def _one_cancels_other(self, db: sqlite3.Connection, row: sqlite3.Row) -> list[str]:
+        """The exits that go when this exit fills or is cancelled: a bracket leg's sibling; an OCO's
+        stop-loss for its take-profit (the parent row) and the take-profit for its stop-loss."""
+        if row["oco"]:
+            return [r["client_order_id"] for r in db.execute(
+                "SELECT client_order_id FROM orders WHERE parent=?", (row["client_order_id"],))]
+        if not row["parent"]:
+            return []
+        parent = self._row(db, row["parent"])
+        return self._siblings(db, row) + ([parent["client_order_id"]] if parent is not None and parent["oco"] else [])
+
     def _cancel_pending(self, db: sqlite3.Connection, client_order_ids: Sequence[str], reason: str) -> list[str]:
         changed = []
         for cid in client_order_ids:
             row = self._row(db, cid)
-            if row is not None and row["status"] == PENDING:
+            if row is not None and row["status"] in OPEN:  # a part-filled order keeps its fills
                 self._update(db, cid, status=CANCELED, reason=reason)
                 changed.append(cid)
         return changed
@@ -427,8 +451,8 @@ class SimulatedBroker:
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Resting orders on the symbol: limits, trailing stops, exit legs (waiting ones included)."""
         db = self._db()
-        rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status=? ORDER BY created_at, rowid",
-                          (symbol, PENDING)).fetchall()
+        rows = db.execute("SELECT * FROM orders WHERE symbol=? AND status IN (?,?) ORDER BY created_at, rowid",
+                          (symbol, *OPEN)).fetchall()
         return [self._state(db, row) for row in rows]
 
     def reconcile(self) -> None:
@@ -440,20 +464,40 @@ class SimulatedBroker:
         if row is not None:
             self.cancel(row["client_order_id"])
 
-    def cancel(self, client_order_id: str) -> None:
-        """Cancel an open order. An entry takes its exits with it; an exit takes its sibling (they
-        are one-cancels-other). A filled, rejected or cancelled order is left as it is."""
+    def fill_part(self, client_order_id: str, qty: Decimal, price: Decimal) -> OrderState:
+        """Fill ``qty`` of a resting order at ``price`` now, as a thin market does; the rest keeps
+        resting. The simulator's only way to a partial fill (rehearsals and tests). A bracket's exits
+        keep waiting: Alpaca's "won't be active until the first order is completely filled"."""
         with self._transaction() as db:
             row = self._row(db, client_order_id)
-            if row is None or row["status"] != PENDING:
+            if row is None or row["status"] not in OPEN or row["waiting"]:
+                raise OrderRejected(f"order {client_order_id} is not working: it cannot be filled")
+            total = exits.share_qty(_dec(row["qty"]), _dec(row["notional"]), _dec(row["limit_price"]) or price)
+            before = Decimal(row["filled_qty"])
+            if not ZERO < qty < total - before:
+                raise ValueError(f"a part fill is more than nothing and less than the {plain(total - before)} left")
+            self._fill(db, row["symbol"], row["side"], client_order_id, row["broker_order_id"], qty, price)
+            average = (before * (_dec(row["filled_avg_price"]) or ZERO) + qty * price) / (before + qty)
+            self._update(db, client_order_id, status=PARTIALLY_FILLED, filled_qty=plain(before + qty),
+                         filled_avg_price=plain(average))
+        return self._announce([client_order_id])[0]
+
+    def cancel(self, client_order_id: str) -> None:
+        """Cancel an open order. An entry takes its exits with it; an exit takes its sibling (they
+        are one-cancels-other), an OCO's take-profit its stop-loss and the other way round. A filled,
+        rejected or cancelled order is left as it is."""
+        with self._transaction() as db:
+            row = self._row(db, client_order_id)
+            if row is None or row["status"] not in OPEN:
                 return
             changed = self._cancel_pending(db, [client_order_id], "the order was canceled in the simulator")
-            legs = [r["client_order_id"] for r in db.execute(
-                "SELECT client_order_id FROM orders WHERE parent=?", (client_order_id,))]
-            changed += self._cancel_pending(db, legs, "its entry order was canceled")
-            if row["parent"]:
-                changed += self._cancel_pending(db, self._siblings(db, row),
+            if row["parent"] or row["oco"]:
+                changed += self._cancel_pending(db, self._one_cancels_other(db, row),
                                                 f"the {exits.label(row)} was canceled: one cancels the other")
+            else:
+                legs = [r["client_order_id"] for r in db.execute(
+                    "SELECT client_order_id FROM orders WHERE parent=?", (client_order_id,))]
+                changed += self._cancel_pending(db, legs, "its entry order was canceled")
         self._announce(changed)
 
     def replace_exit(self, broker_order_id: str, new_client_order_id: str, limit_price: Decimal | None = None,
@@ -464,7 +508,7 @@ class SimulatedBroker:
             raise ValueError("a replaced exit needs a new limit_price or stop_price")
         with self._transaction() as db:
             row = db.execute("SELECT * FROM orders WHERE broker_order_id=?", (broker_order_id,)).fetchone()
-            if row is None or row["status"] != PENDING:
+            if row is None or row["status"] not in OPEN:
                 raise OrderRejected(f"order {broker_order_id} is not open: it cannot be replaced")
             changes = {}
             if limit_price is not None:

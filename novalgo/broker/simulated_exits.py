@@ -1,4 +1,4 @@
-"""The simulator's resting orders: limits, stops, trailing stops and a bracket's exit legs.
+"""The simulator's resting orders: limits, stops, trailing stops, a bracket's exit legs and OCO exits.
 
 Pure rules on the order rows of ``simulated.py`` (no database here): what Alpaca refuses at the
 door, when a resting order is crossed by a new price and at what price it fills, how a trailing
@@ -39,9 +39,10 @@ ORDER_COLUMNS = {
     "water": "TEXT",  # a trailing stop's high-water mark (sell) or low-water mark (buy)
     "time_in_force": "TEXT NOT NULL DEFAULT 'day'",
     "extended_hours": "INTEGER NOT NULL DEFAULT 0",
-    "parent": "TEXT",  # an exit leg's entry order (client_order_id)
-    "leg": "TEXT",  # take_profit | stop_loss, on exit legs
+    "parent": "TEXT",  # an exit leg's entry order, or an OCO stop-loss's take-profit (client_order_id)
+    "leg": "TEXT",  # take_profit | stop_loss, on exit legs and on an OCO's two orders
     "waiting": "INTEGER NOT NULL DEFAULT 0",  # an exit leg whose entry has not filled (Alpaca's "held")
+    "oco": "INTEGER NOT NULL DEFAULT 0",  # an OCO's take-profit: its stop-loss leg works from the start
     "version": "INTEGER NOT NULL DEFAULT 0",  # the change counter when the row last changed
     "writer": "TEXT NOT NULL DEFAULT ''",  # which broker object (process) made that change
 }
@@ -52,6 +53,12 @@ LABELS = {TAKE_PROFIT: "take-profit", STOP_LOSS: "stop-loss"}
 def check_request(order: OrderRequest, asset: AssetInfo) -> None:
     """What Alpaca refuses whatever the market does (OrderRejected, in Alpaca's words)."""
     whole = order.qty is not None and order.qty == order.qty.to_integral_value()
+    if asset.asset_class == CRYPTO:
+        # Alpaca's crypto orders are market, limit and stop_limit, and simple (the fake Alpaca's words).
+        if order.order_class == "oco":
+            raise OrderRejected("crypto orders must be simple orders")
+        if order.order_type == "stop":
+            raise OrderRejected("invalid crypto order type: stop")
     if order.extended_hours and asset.asset_class != CRYPTO and (
             order.order_type != "limit" or order.time_in_force != "day"):
         raise OrderRejected("extended hours order must be DAY limit orders")
@@ -67,12 +74,29 @@ def check_request(order: OrderRequest, asset: AssetInfo) -> None:
         raise OrderRejected(f"fractional orders are not supported for {order.order_class} orders: use whole shares")
     if order.limit_price is not None and order.limit_price <= 0:
         raise OrderRejected("limit_price must be > 0")
+    if order.stop_price is not None and order.stop_price <= 0:
+        raise OrderRejected("stop_price must be > 0")
+
+
+def check_oco(order: OrderRequest, held: Decimal, market: Decimal | None) -> None:
+    """An OCO only exits a position (Alpaca: "currently only exit order is supported"), and its stop lies
+    at least a cent beyond the base prices: the take-profit's limit and the market price (Alpaca's
+    "Threshold on stop price of stop-loss orders"; the words are Alpaca's)."""
+    if not order.oco:
+        return
+    if held == 0 or (held > 0) != (order.side == "sell"):
+        raise OrderRejected("oco orders must be exit orders")
+    sells = order.side == "sell"
+    for base in (order.limit_price, market):
+        if base is not None and (order.stop_loss > base - CENT if sells else order.stop_loss < base + CENT):
+            raise OrderRejected(f"stop_loss.stop_price must be {'<=' if sells else '>='} base_price "
+                                f"{'-' if sells else '+'} 0.01 (base_price: {plain(base)})")
 
 
 def check_exit_prices(order: OrderRequest, base: Decimal | None) -> None:
     """A bracket's or OTO's exits must lie on the right side of the entry's price (Alpaca's words);
     ``base`` is the entry's limit price, or the market price for a market entry."""
-    if order.order_class == "simple" or base is None:
+    if order.order_class in ("simple", "oco") or base is None:
         return
     up = order.side == "buy"  # a long's take-profit is above, its stop below; a short's the other way
     if order.take_profit is not None and (order.take_profit < base + CENT if up else order.take_profit > base - CENT):
@@ -84,7 +108,10 @@ def check_exit_prices(order: OrderRequest, base: Decimal | None) -> None:
 
 
 def legs_of(order: OrderRequest) -> list[tuple[str, str, Decimal]]:
-    """The exit legs a bracket/OTO entry makes: (leg, order_type, price), take-profit first."""
+    """The exit legs a bracket/OTO entry makes: (leg, order_type, price), take-profit first; an OCO
+    makes only its stop-loss (the OCO itself is the take-profit)."""
+    if order.oco:
+        return [(STOP_LOSS, "stop", order.stop_loss)]
     legs = []
     if order.take_profit is not None:
         legs.append((TAKE_PROFIT, "limit", order.take_profit))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from novalgo.broker.base import CANCELED, FILLED, PENDING, OrderRequest
+from novalgo.broker.base import CANCELED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, OrderRequest
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.errors import BlockedByOpenOrders, OrderRejected
 from tests.support.clock import Clock
@@ -40,7 +40,7 @@ _ids = iter(range(1, 10**6))
 
 
 def order(side: str, qty="10", price=None, symbol="AAPL", **more) -> OrderRequest:
-    for name in ("limit_price", "take_profit", "stop_loss", "trail_percent", "trail_price", "notional"):
+    for name in ("limit_price", "take_profit", "stop_loss", "trail_percent", "trail_price", "notional", "stop_price"):
         if more.get(name) is not None:
             more[name] = D(more[name])
     return OrderRequest(more.pop("cid", f"nva-t{next(_ids)}-0"), symbol, side, None if qty is None else D(qty),
@@ -286,3 +286,161 @@ def test_a_working_exit_moves_to_a_new_price_under_a_new_id(broker):
     assert broker.find_order(stop.client_order_id).status == CANCELED
     with pytest.raises(OrderRejected, match="not open"):
         broker.replace_exit(stop.broker_order_id, "nva-x", stop_price=D("90"))
+
+
+# -- exits for shares already held: OCO and lone stops (as the fake Alpaca's, tests/broker/test_alpaca_exit_orders.py)
+
+
+def oco(qty="10", tp="110", sl="95", side="sell", symbol="AAPL", cid="nva-oco-0", price=None) -> OrderRequest:
+    return order(side, qty, price, symbol=symbol, order_type="limit", limit_price=tp, stop_loss=sl, oco=True,
+                 time_in_force="gtc", cid=cid)
+
+
+def test_an_oco_on_a_held_long_rests_the_take_profit_with_its_stop_working_as_a_leg(broker, heard):
+    broker.submit(order("buy", "10", "100"))
+    heard.clear()
+    state = broker.submit(oco())
+    assert (state.client_order_id, state.side, state.qty, state.order_type, state.limit_price, state.status) == (
+        "nva-oco-0", "sell", 10, "limit", 110, PENDING)
+    (stop,) = state.legs
+    assert (stop.side, stop.qty, stop.order_type, stop.stop_price, stop.status) == ("sell", 10, "stop", 95, PENDING)
+    assert stop.client_order_id not in ("", "nva-oco-0") and broker.find_order(stop.client_order_id) == stop
+    assert broker.find_order("nva-oco-0") == state == broker.orders(["nva-oco-0"])["nva-oco-0"]
+    assert [o.client_order_id for o in broker.open_orders("AAPL")] == ["nva-oco-0", stop.client_order_id]
+    assert (broker.label("nva-oco-0"), broker.label(stop.client_order_id)) == ("take-profit", "stop-loss")
+    assert {s.client_order_id for s in heard} == {"nva-oco-0", stop.client_order_id}
+    # The pair holds the ten shares once: a plain sell of any of them is refused as held for orders.
+    with pytest.raises(BlockedByOpenOrders, match=r"requested: 1, available: 0"):
+        broker.submit(order("sell", "1", "100"))
+
+
+def test_a_rise_fills_the_oco_take_profit_at_its_limit_and_cancels_the_stop(broker, heard):
+    broker.submit(order("buy", "10", "100"))
+    broker.submit(oco())
+    heard.clear()
+    broker.observe_price("AAPL", D("112"))
+    state = broker.find_order("nva-oco-0")
+    (stop,) = state.legs
+    assert (state.status, state.filled_qty, state.filled_avg_price) == (FILLED, 10, 110)
+    assert stop.status == CANCELED and "take-profit filled" in stop.reason
+    assert broker.position("AAPL").qty == 0 and broker.open_orders("AAPL") == []
+    assert [(s.client_order_id, s.status) for s in heard] == [("nva-oco-0", FILLED), (stop.client_order_id, CANCELED)]
+
+
+def test_a_fall_fills_the_oco_stop_at_the_price_that_crossed_it_and_cancels_the_take_profit(broker, heard):
+    broker.submit(order("buy", "10", "100"))
+    broker.submit(oco())
+    heard.clear()
+    broker.observe_price("AAPL", D("93.5"))
+    state = broker.find_order("nva-oco-0")
+    (stop,) = state.legs
+    assert (stop.status, stop.filled_qty, stop.filled_avg_price) == (FILLED, 10, D("93.5"))
+    assert (state.status, state.filled_qty) == (CANCELED, 0) and "stop-loss filled" in state.reason
+    assert broker.position("AAPL").qty == 0
+    # The stop's change is heard, then the OCO with its leg as it now is.
+    assert [(s.client_order_id, s.status) for s in heard] == [(stop.client_order_id, FILLED), ("nva-oco-0", CANCELED)]
+
+
+def test_a_short_is_protected_by_a_buy_oco(broker):
+    broker.submit(order("sell", "10", "100"))
+    state = broker.submit(oco(side="buy", tp="90", sl="105"))
+    assert state.legs[0].side == "buy"
+    broker.observe_price("AAPL", D("106"))
+    assert broker.find_order(state.legs[0].client_order_id).filled_avg_price == 106
+    assert broker.position("AAPL").qty == 0
+
+
+def test_cancelling_the_oco_or_its_stop_cancels_both(broker):
+    broker.submit(order("buy", "10", "100"))
+    placed = broker.submit(oco())
+    broker.cancel("nva-oco-0")
+    state = broker.find_order("nva-oco-0")
+    assert [state.status, state.legs[0].status] == [CANCELED, CANCELED]
+    again = broker.submit(oco(cid="nva-oco-1"))
+    broker.cancel_by_id(again.legs[0].broker_order_id)
+    state = broker.find_order("nva-oco-1")
+    assert [state.status, state.legs[0].status] == [CANCELED, CANCELED] and "stop-loss was canceled" in state.reason
+    assert broker.open_orders("AAPL") == [] and placed.legs[0].client_order_id != again.legs[0].client_order_id
+    assert broker.position("AAPL").qty == 10
+
+
+def test_a_lone_stop_sell_rests_then_fills_at_the_price_that_crossed_it(broker, heard):
+    broker.submit(order("buy", "10", "100"))
+    state = broker.submit(order("sell", "10", order_type="stop", stop_price="95", time_in_force="gtc", cid="nva-stop-0"))
+    assert (state.order_type, state.stop_price, state.status, state.legs) == ("stop", 95, PENDING, ())
+    assert state.description == "sell 10 AAPL stop 95"
+    with pytest.raises(BlockedByOpenOrders):
+        broker.submit(order("sell", "1", "100"))
+    broker.observe_price("AAPL", D("96"))
+    assert broker.find_order("nva-stop-0").status == PENDING
+    broker.observe_price("AAPL", D("94.2"))
+    state = broker.find_order("nva-stop-0")
+    assert (state.status, state.filled_avg_price) == (FILLED, D("94.2"))
+    assert ("nva-stop-0", FILLED) in [(s.client_order_id, s.status) for s in heard]
+    assert broker.position("AAPL").qty == 0
+
+
+@pytest.mark.parametrize("request_, words", [
+    pytest.param(dict(symbol="BTC/USD", qty="1", tp="70000", sl="50000", price="60000"),
+                 "crypto orders must be simple orders", id="crypto"),
+    pytest.param(dict(side="buy", tp="90", sl="110"), "oco orders must be exit orders", id="would-open"),
+    pytest.param(dict(qty="2.5"), "fractional orders are not supported for oco orders", id="fractional"),
+    pytest.param(dict(sl="109.995"), r"stop_loss.stop_price must be <= base_price - 0.01 \(base_price: 110\)",
+                 id="stop-at-the-take-profit"),
+    pytest.param(dict(sl="101"), r"stop_loss.stop_price must be <= base_price - 0.01 \(base_price: 100\)",
+                 id="stop-above-the-market"),
+])
+def test_what_alpaca_refuses_of_an_oco_is_refused_and_nothing_is_placed(broker, request_, words):
+    symbol = request_.get("symbol", "AAPL")
+    broker.submit(order("buy", request_.get("qty", "10"), request_.pop("price", "100"), symbol=symbol))
+    with pytest.raises(OrderRejected, match=words):
+        broker.submit(oco(cid="nva-no-0", **request_))
+    assert broker.find_order("nva-no-0") is None and broker.open_orders(symbol) == []
+
+
+def test_a_stop_on_crypto_is_refused_like_alpaca(broker):
+    with pytest.raises(OrderRejected, match="invalid crypto order type: stop"):
+        broker.submit(order("sell", "1", "60000", symbol="BTC/USD", order_type="stop", stop_price="50000"))
+
+
+def test_an_oco_for_more_shares_than_held_is_refused(broker):
+    broker.submit(order("buy", "10", "100"))
+    state = broker.submit(oco(qty="11"))
+    assert (state.status, state.reason) == (REJECTED, "insufficient qty available for order (requested: 11, "
+                                                      "available: 10)")
+    assert state.legs == () and broker.open_orders("AAPL") == []
+
+
+# -- a part-filled bracket entry, cancelled (Alpaca: its exits are cancelled with it)
+
+
+def test_cancelling_a_part_filled_bracket_entry_cancels_its_waiting_exits(broker, heard):
+    entry = broker.submit(order("buy", "10", "150", order_type="limit", limit_price="145", take_profit="160",
+                                stop_loss="140", time_in_force="gtc", cid="nva-entry-0"))
+    part = broker.fill_part("nva-entry-0", D(4), D(145))
+    assert (part.status, part.filled_qty, part.filled_avg_price) == (PARTIALLY_FILLED, 4, 145)
+    assert [leg.status for leg in part.legs] == [PENDING, PENDING]  # Alpaca's "held": not completely filled
+    assert broker.position("AAPL").qty == 4
+    broker.observe_price("AAPL", D("147"))  # above the entry's limit: the rest keeps resting
+    assert broker.find_order("nva-entry-0").status == PARTIALLY_FILLED
+    heard.clear()
+    broker.cancel("nva-entry-0")
+    state = broker.find_order("nva-entry-0")
+    assert (state.status, state.filled_qty, state.filled_avg_price) == (CANCELED, 4, 145)
+    assert [(leg.order_type, leg.status, leg.filled_qty) for leg in state.legs] == [
+        ("limit", CANCELED, 0), ("stop", CANCELED, 0)]
+    assert {s.client_order_id for s in heard} == {"nva-entry-0", *(leg.client_order_id for leg in entry.legs)}
+    assert broker.position("AAPL").qty == 4 and broker.open_orders("AAPL") == []  # four held, unprotected
+
+
+def test_a_part_filled_limit_fills_the_rest_when_the_price_returns(broker):
+    broker.submit(order("buy", "10", "150", order_type="limit", limit_price="145", take_profit="160",
+                        stop_loss="140", cid="nva-entry-0"))
+    broker.fill_part("nva-entry-0", D(4), D(145))
+    assert [o.client_order_id for o in broker.open_orders("AAPL")][0] == "nva-entry-0"
+    broker.observe_price("AAPL", D("144"))
+    state = broker.find_order("nva-entry-0")
+    assert (state.status, state.filled_qty, state.filled_avg_price) == (FILLED, 10, 145)
+    assert [leg.status for leg in state.legs] == [PENDING, PENDING] and broker.position("AAPL").qty == 10
+    broker.observe_price("AAPL", D("139"))  # now working: the stop fills the ten
+    assert broker.position("AAPL").qty == 0
