@@ -150,7 +150,7 @@ class ExitOrders:
         if held == 0 or (held > 0) != (exits[0]["side"] == "sell"):
             return ""  # an exit filled meanwhile: nothing left of what they protected
         self.journal.set_meta(EXITS_CANCELLED + alert["id"], "[]")  # once
-        return self._protect(alert, held, _protection_of(exits))
+        return "its exits were put back: " + self._protect(alert, held, _protection_of(exits))
 
     def _protect_part_fill(self, alert: dict[str, Any], entry: dict[str, Any], filled: Decimal,
                            fill: Decimal | None, trailing: bool = False) -> str:
@@ -179,7 +179,7 @@ class ExitOrders:
         if not protection.any:
             return ""
         signed = filled if entry["side"] == "buy" else -filled
-        return self._protect(alert, signed, protection)
+        return f"the entry ended with {plain(filled)} filled: " + self._protect(alert, signed, protection)
 
     def _protect_replaced(self, entry_cid: str) -> None:
         """An older alert's resting entry that a newer one replaced filled in part before the cancel
@@ -199,7 +199,7 @@ class ExitOrders:
         """Place exit orders for ``held`` shares; returns the sentence the alert's reason carries."""
         legs, why_not = protective_legs(held, protection)
         if not legs:
-            return f"its exits could not be put back: {why_not}" if why_not else ""
+            return f"no exit orders: {why_not}"
         cids = self.journal.plan(alert["id"], alert["symbol"], legs, None, alert["plan_status"],
                                  alert["plan_reason"] or "")
         refused = []
@@ -215,9 +215,9 @@ class ExitOrders:
         qty = plain(abs(legs[0].qty))
         if refused:
             log.warning("%s: exits for %s shares refused: %s", alert["symbol"], qty, "; ".join(refused))
-            return f"its {protection.describe()} could not be put back for {qty} {alert['symbol']}: {refused[0]}"
+            return f"{protection.describe()} for {qty} {alert['symbol']} refused: {refused[0]}"
         log.info("%s: %s placed for %s shares", alert["symbol"], protection.describe(), qty)
-        return f"its {protection.describe()} were placed again for {qty} {alert['symbol']}"
+        return f"{protection.describe()} placed for {qty} {alert['symbol']}"
 
 
 def _protection_of(exits: list[dict[str, Any]]) -> Protection:

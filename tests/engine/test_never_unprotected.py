@@ -18,6 +18,8 @@ from decimal import Decimal
 
 import pytest
 
+from alpaca.trading.client import TradingClient
+
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.domain.guards import AccountGuards
 from novalgo.engine.flatten import SCHEDULE, journal_close
@@ -33,6 +35,8 @@ ROWS = {
     "MSFT": "MSFT,$1000,TRUE,15 Min,,,,,,limit,$0.05,\n",  # limit entries that rest
     "TSLA": "TSLA,$1000,TRUE,15 Min,,,,,,,$0.10,TRUE\n",  # trades pre/post-market
     "NVDA": "NVDA,$1000,TRUE,15 Min,,,,,,,,\n",  # plain market orders
+    "AMD": "AMD,$1000,TRUE,15 Min,,,2%,1%,,limit,$0.05,\n",  # a limit entry carrying a bracket
+    "NFLX": "NFLX,$1000,TRUE,15 Min,,,,,1%,limit,$0.05,\n",  # a limit entry, then a trailing stop
 }
 
 
@@ -43,7 +47,8 @@ def build(settings, fake, **overrides):
     folder = settings.data_dir / "sheet"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Config.csv").write_text(HEADER + "".join(ROWS.values()))
-    for symbol, price in (("AAPL", 100), ("MSFT", 100), ("TSLA", 200), ("NVDA", 100)):
+    for symbol, price in (("AAPL", 100), ("MSFT", 100), ("TSLA", 200), ("NVDA", 100), ("AMD", 101),
+                          ("NFLX", 101)):
         fake.add_asset(symbol, price)
     broker = fake_alpaca_broker(fake, stream_url=fake.stream_url)
     services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
@@ -125,6 +130,67 @@ def test_a_flip_whose_entry_the_guards_refuse_still_closes(make, fake, settings)
     assert send(services, "sell", "AAPL", 99) == ["WAITING"]
     assert "closed the position; no new entry: entries are paused" in newest(services, "AAPL")["reason"]
     assert held(fake, "AAPL") == 0 and working(fake, "AAPL") == []
+
+
+def test_a_close_alpaca_refuses_after_the_exits_were_cancelled_puts_them_back(make, fake):
+    services = make()
+    assert send(services, "buy", "AAPL", 100) == ["FILLED"]  # 10 AAPL, take-profit 102, stop-loss 99
+    # "Pattern Day Trader Protection": a fourth day trade in five days is refused with 403
+    # (Alpaca's code 40310100), exits or not. The close is tried twice: once as sent, once on a
+    # fresh read of the position.
+    fake.fail("POST", "/v2/orders", 403, times=2,
+              body={"code": 40310100, "message": "trade denied due to pattern day trading protection"})
+    assert send(services, "close", "AAPL", 100) == ["FAILED"]
+    reason = newest(services, "AAPL")["reason"]
+    assert "pattern day trading protection" in reason
+    assert "put back: take-profit 102 and stop-loss 99 placed for 10 AAPL" in reason
+    assert held(fake, "AAPL") == 10
+    assert working(fake, "AAPL") == [("sell", "limit", "new"), ("sell", "stop", "new")], "one OCO: both exits"
+    with fake.lock:
+        assert {o["order_class"] for o in fake.orders.values() if o["status"] == "new"} == {"oco"}
+    assert sorted(o["purpose"] for o in services.journal.open_exits("AAPL")) == ["stop_loss", "take_profit"]
+    fake.set_price("AAPL", 103)  # the put-back take-profit fills: told on the row like any exit
+    wait_for(lambda: held(fake, "AAPL") == 0, "the take-profit to fill")
+    wait_for(lambda: [a["status"] for a in services.journal.recent(5) if a["source_ip"] == "exit"] == ["TAKE PROFIT"],
+             "the exit to be recorded")
+    assert working(fake, "AAPL") == []
+
+
+def test_what_a_cancelled_bracket_entry_filled_keeps_its_exits(make, fake):
+    services = make()
+    assert send(services, "buy", "AMD", 100) == ["ORDER SUBMITTED"]  # 9 AMD at 100.05 rests at 101
+    with fake.lock:
+        [entry] = [o for o in fake.orders.values() if o["symbol"] == "AMD" and o["side"] == "buy"]
+    fake.fill_order(entry["id"], qty=4, price="100.05")
+    # The trader cancels the rest at Alpaca; Alpaca cancels the bracket's legs with it.
+    TradingClient(fake.key_id, fake.secret_key, url_override=fake.url).cancel_order_by_id(entry["id"])
+    wait_for(lambda: any(a["status"] == "QUEUED" for a in services.journal.recent(5)), "the alert to be woken")
+    run_queue(services)
+    alert = newest(services, "AMD")
+    assert "take-profit 102.05 and stop-loss 99.05 placed for 4 AMD" in alert["reason"]
+    assert held(fake, "AMD") == 4
+    assert working(fake, "AMD") == [("sell", "limit", "new"), ("sell", "stop", "new")]
+    with fake.lock:
+        assert {o["qty"] for o in fake.orders.values() if o["symbol"] == "AMD" and o["status"] == "new"} == {"4"}
+
+
+def test_a_same_side_alert_leaves_a_part_filled_limit_and_its_trailing_stop_to_come(make, fake):
+    services = make()
+    assert send(services, "buy", "NFLX", 100) == ["ORDER SUBMITTED"]  # 9 NFLX at 100.05 rests at 101
+    with fake.lock:
+        [entry] = [o for o in fake.orders.values() if o["symbol"] == "NFLX"]
+    fake.fill_order(entry["id"], qty=4, price="100.05")
+    wait_for(lambda: services.broker.position("NFLX").qty == 4, "the part fill to be heard")
+    assert send(services, "buy", "NFLX", "100.5") == ["ALREADY LONG"]
+    assert working(fake, "NFLX") == [("buy", "limit", "partially_filled")], "the entry was not cancelled"
+    fake.fill_order(entry["id"], price="100.05")
+    wait_for(lambda: any(a["status"] == "QUEUED" for a in services.journal.recent(5)), "the alert to be woken")
+    run_queue(services)
+    assert held(fake, "NFLX") == 9
+    assert working(fake, "NFLX") == [("sell", "trailing_stop", "new")]
+    with fake.lock:
+        [trailing] = [o for o in fake.orders.values() if o["type"] == "trailing_stop"]
+    assert trailing["qty"] == "9"
 
 
 # -- an alert that may not trade leaves the older alert's resting limit alone ---------------------
