@@ -37,6 +37,7 @@ ROWS = {
     "NVDA": "NVDA,$1000,TRUE,15 Min,,,,,,,,\n",  # plain market orders
     "AMD": "AMD,$1000,TRUE,15 Min,,,2%,1%,,limit,$0.05,\n",  # a limit entry carrying a bracket
     "NFLX": "NFLX,$1000,TRUE,15 Min,,,,,1%,limit,$0.05,\n",  # a limit entry, then a trailing stop
+    "BTCUSD": "BTCUSD,$6000,TRUE,15 Min,,,,,,,$10,TRUE\n",  # crypto on a row that trades extended hours
 }
 
 
@@ -251,6 +252,18 @@ def test_a_scheduled_close_without_a_price_after_the_close_goes_as_a_limit_at_th
     wait_for(lambda: held(fake, "TSLA") == 0, "the close to fill after hours")
     wait_for(lambda: run_queue(services) == ["WAITING"] or newest(services, "TSLA")["status"] == "WAITING",
              "the CLOSE to settle")
+
+
+def test_a_scheduled_crypto_close_on_an_extended_hours_row_goes_at_night_as_a_market_order(make, fake):
+    services = make()
+    assert send(services, "buy", "BTCUSD", 60000) == ["FILLED"]
+    fake.market.close()
+    row = services.config.lookup("BTC/USD", 15)[0]
+    assert journal_close(services.journal, row, SCHEDULE, "flatten:BTCUSD:15:test", "Flatten At 23:00")
+    assert run_queue(services) == ["WAITING"]
+    close = newest(services, "BTC/USD")["orders"][0]
+    assert close["details"] is None, "crypto trades around the clock: a plain market close"
+    assert held(fake, "BTC/USD") == 0
 
 
 # -- a close never sells what the account no longer holds ----------------------------------------
