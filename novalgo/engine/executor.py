@@ -36,7 +36,8 @@ from novalgo.engine.exits import ExitOrders
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert
-from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
+from novalgo.errors import (AmbiguousOrderError, BlockedByOpenOrders, NotPlaced, OrderRejected, RetryableError,
+                            SheetUnavailable)
 from novalgo.sheet.cache import ConfigCache
 from novalgo.sheet.status_writer import StatusWriter
 
@@ -202,7 +203,19 @@ class Executor(ExitOrders):
                     return self._plan_again(alert, order, str(e))
             elif order["state"] == SENDING:
                 try:
-                    state = self.broker.find_order(cid) or self._submit(alert, order)
+                    state = self.broker.find_order(cid)
+                    if state is None and self._too_old(alert) and not _filled_any(alert):
+                        # Never reached the broker (an outage, a restart), and nothing of the alert
+                        # has traded: sending it now would make a stale signal a fresh order.
+                        self.journal.update_order(cid, state=VOID, reason="alert expired before the broker "
+                                                  "received this order")
+                        return self._finish(alert, statuses.EXPIRED, f"not sending: the alert is "
+                                            f"{self._age(alert):.0f}s old and the broker never received its order "
+                                            "(NOVALGO_MAX_ALERT_AGE)")
+                    if state is None:
+                        state = self._submit(alert, order)
+                    else:
+                        self._begun(alert)
                 except PositionWasWrong as e:
                     return self._plan_again(alert, order, str(e))
             elif order["state"] in OPEN_AT_BROKER:
@@ -327,23 +340,33 @@ class Executor(ExitOrders):
     def _submit(self, alert: dict[str, Any], order: dict[str, Any]) -> OrderState:
         cid = order["client_order_id"]
         self.journal.update_order(cid, state=SENDING)
-        self.journal.mark_in_progress(alert["id"])
-        alert["in_progress"] = 1
-        # Said only now, not when planned: a plan that expires unsent must not leave the row
-        # saying ORDER SUBMITTED with nothing at the broker.
-        if alert.get("row_minutes"):
-            self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
         request = order_request(order)
         try:
-            return self.broker.submit(request)
+            state = self.broker.submit(request)
+        except NotPlaced:
+            # The broker said it placed nothing: the leg is unsent again, and its retry is judged on
+            # the alert's age like any first send (a stale signal must not become a fresh order).
+            self.journal.update_order(cid, state=PLANNED)
+            raise
         except BlockedByOpenOrders as e:
-            return self._clear_the_way(alert, request, str(e))
+            state = self._clear_the_way(alert, request, str(e))
         except OrderRejected as e:
             if order["purpose"] == "close" and not _planned_again(alert):
                 # A close is refused when we do not hold what we meant to close (Alpaca then
                 # reads it as a short: "fractional orders cannot be sold short"): read and decide again.
                 raise PositionWasWrong(str(e)) from e
-            return rejected(request, str(e))
+            state = rejected(request, str(e))
+        self._begun(alert)
+        return state
+
+    def _begun(self, alert: dict[str, Any]) -> None:
+        """The broker has one of the alert's orders: its plan finishes, however old it grows."""
+        self.journal.mark_in_progress(alert["id"])
+        alert["in_progress"] = 1
+        # Said only now, not when planned: a plan that expires unsent (or that the broker answered
+        # 'not placed') must not leave the row saying ORDER SUBMITTED with nothing at the broker.
+        if alert.get("row_minutes"):
+            self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
 
     def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
         """Orders we did not place hold the shares or would wash-trade: cancel them and send again,
@@ -532,6 +555,11 @@ REFUSED_AS_STALE = "refused, so the position was read again: "
 
 def _planned_again(alert: dict[str, Any]) -> bool:
     return any((o["reason"] or "").startswith(REFUSED_AS_STALE) for o in alert["orders"])
+
+
+def _filled_any(alert: dict[str, Any]) -> bool:
+    """Has any order the alert placed filled, even in part (someone else's order we cancelled aside)?"""
+    return any(Decimal(o["filled_qty"] or 0) > 0 for o in alert["orders"] if o["purpose"] != CANCELLED_OTHER)
 
 
 def _resting_limit(order: dict[str, Any]) -> bool:
