@@ -20,6 +20,7 @@ from novalgo.domain import statuses
 from novalgo.engine.leader import LeaderLock
 from novalgo.engine.outages import ALPACA, SHEET, source_of
 from novalgo.engine.services import LEADER_FILE, Services, leader_loops
+from novalgo.errors import RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,10 @@ class Background:
             s.outbox.add_event("restart", f"executor restarted (last heartbeat {time.time() - last_beat:.0f}s ago); "
                                           f"{resumed} interrupted alert(s) resumed")
         self._restore_statuses()
+        try:
+            s.executor.learn_account()  # before any alert is decided: another account's orders block nothing
+        except RetryableError as e:
+            log.warning("could not read the broker account (%s); it is read again before the first order", e)
         threads = [threading.Thread(target=s.writer.run, args=(self.stop_event,), name="novalgo-sheet-writer", daemon=True)]
         threads += [self._loop(name, interval, fn) for name, interval, fn in leader_loops(s)]
         for thread in threads:

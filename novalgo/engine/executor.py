@@ -31,13 +31,13 @@ from novalgo.domain.decision import OrderPlan
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
-                                    REPLANNED, SENDING, SUPERSEDED, VOID, Journal, alert_of, order_details)
+                                    REPLANNED, SENDING, SUPERSEDED, UNKNOWN, UNKNOWN_REASON, VOID, Journal, alert_of,
+                                    order_details)
 from novalgo.engine.exits import ExitOrders
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert
-from novalgo.errors import (AmbiguousOrderError, BlockedByOpenOrders, NotPlaced, OrderRejected, RetryableError,
-                            SheetUnavailable)
+from novalgo.errors import BlockedByOpenOrders, NotPlaced, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
 from novalgo.sheet.status_writer import StatusWriter
 
@@ -69,6 +69,7 @@ class Executor(ExitOrders):
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _last_reconcile: float = field(default=0.0, init=False)  # 0: reconcile at the next tracker pass
     _last_exit_read: float = field(default=0.0, init=False)
+    _account: str | None = field(default=None, init=False)  # the broker account's id, once read
 
     def process(self, alert_id: str) -> str:
         """Take one claimed (PROCESSING) alert as far as it can go now; returns its status."""
@@ -220,8 +221,8 @@ class Executor(ExitOrders):
                     return self._plan_again(alert, order, str(e))
             elif order["state"] in OPEN_AT_BROKER:
                 state = self.broker.find_order(cid)
-                if state is None:
-                    raise AmbiguousOrderError(f"order {cid} is not known to the broker")
+                if state is None:  # the broker answered for it once, and 404 now
+                    order = self._unknown_at_broker(order)
             else:
                 state = None
             if state is not None:
@@ -339,7 +340,7 @@ class Executor(ExitOrders):
 
     def _submit(self, alert: dict[str, Any], order: dict[str, Any]) -> OrderState:
         cid = order["client_order_id"]
-        self.journal.update_order(cid, state=SENDING)
+        self.journal.update_order(cid, state=SENDING, account=self._account_id())
         request = order_request(order)
         try:
             state = self.broker.submit(request)
@@ -358,6 +359,23 @@ class Executor(ExitOrders):
             state = rejected(request, str(e))
         self._begun(alert)
         return state
+
+    def learn_account(self) -> str:
+        """Which broker account trades now (the leader asks when it starts): our orders are kept
+        per account, and another account's never block this one's symbols."""
+        account = self.broker.account().account_id or self.broker.kind
+        self._account = self.journal.account = account
+        return account
+
+    def _account_id(self) -> str:
+        return self._account if self._account is not None else self.learn_account()
+
+    def _unknown_at_broker(self, order: dict[str, Any]) -> dict[str, Any]:
+        """An order the broker answered for once and now answers 404 for: it can never fill, so it
+        ends (recorded, with why) and its symbol is free for the next alert."""
+        log.warning("order %s of alert %s: %s", order["client_order_id"], order["alert_id"], UNKNOWN_REASON)
+        self.journal.update_order(order["client_order_id"], state=UNKNOWN, reason=UNKNOWN_REASON)
+        return {**order, "state": UNKNOWN, "reason": UNKNOWN_REASON}
 
     def _begun(self, alert: dict[str, Any]) -> None:
         """The broker has one of the alert's orders: its plan finishes, however old it grows."""
@@ -523,12 +541,21 @@ class Executor(ExitOrders):
         An alert waits while any order of ours on its symbol is open (its own legs, or another
         alert's close it must not trade against). Returns how many orders were read.
         """
+        self._account_id()  # before reading open orders: another account's are not ours to follow
         waiting = self.journal.alerts_waiting_on_broker()
         symbols = {a["symbol"] for a in waiting}
-        readable = self._orders_to_read([o for symbol in symbols for o in self.journal.open_orders(symbol)])
+        open_orders = [o for symbol in symbols for o in self.journal.open_orders(symbol)]
+        readable = self._orders_to_read(open_orders)
         if readable:
-            for cid, state in self.broker.orders(readable).items():
+            states = self.broker.orders(readable)
+            for cid, state in states.items():
                 self._record(cid, state)
+            # Missing from the answer means 404 for its id. A SENDING leg may be in the POST right
+            # now (its alert decides what a 404 means); an order the broker answered for is gone.
+            for order in open_orders:
+                if order["client_order_id"] in readable and order["client_order_id"] not in states \
+                        and order["state"] != SENDING:
+                    self._unknown_at_broker(order)
         if sum(self._requeue_settled(symbol, waiting) for symbol in symbols):
             self.on_requeue()
         return len(readable) + self._track_exits()

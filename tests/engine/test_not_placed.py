@@ -28,6 +28,7 @@ def make_services(settings, fake, clock: Clock):
     services = create_app(settings, broker=fake_alpaca_broker(fake), start_background=False).extensions["novalgo"]
     for part in (services.journal, services.work_journal, services.executor):
         part.clock = clock
+    services.executor.sleep = clock.sleep  # a wait for a fill moves the tests' clock on
     return services
 
 
