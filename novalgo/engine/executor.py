@@ -175,6 +175,7 @@ class Executor(ExitOrders):
 
     def _send_legs(self, alert: dict[str, Any]) -> str:
         filled_any = False
+        partly = ""  # an entry that ended with part of it filled: how much
         for order in alert["orders"]:
             cid = order["client_order_id"]
             if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT, TAKE_PROFIT, STOP_LOSS) or order["state"] == REPLANNED:
@@ -244,9 +245,13 @@ class Executor(ExitOrders):
                 done = "the closing order filled, but the opening order failed: " if filled_any else ""
                 return self._finish(alert, statuses.FAILED, done + reason)
             filled_any = True
+            if order["purpose"] == "open" and status != FILLED:
+                partly = _partly_filled(order, state, filled_qty)
             if order["purpose"] == "open":
                 self._exits_from_fill(alert, order, state.filled_avg_price if state else
                                       (Decimal(order["filled_avg_price"]) if order["filled_avg_price"] else None))
+        if partly:
+            return self._finish(alert, statuses.PARTIAL, partly)
         return self._finish(alert, alert["plan_status"], alert["plan_reason"] or "")
 
     def _before_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str | None:
@@ -587,6 +592,16 @@ def _planned_again(alert: dict[str, Any]) -> bool:
 def _filled_any(alert: dict[str, Any]) -> bool:
     """Has any order the alert placed filled, even in part (someone else's order we cancelled aside)?"""
     return any(Decimal(o["filled_qty"] or 0) > 0 for o in alert["orders"] if o["purpose"] != CANCELLED_OTHER)
+
+
+def _partly_filled(order: dict[str, Any], state: OrderState | None, filled: Decimal) -> str:
+    """'filled 4 of 10 AAPL' (or of a dollar amount, for an order by notional)."""
+    qty = state.qty if state is not None and state.qty else (Decimal(order["qty"]) if order["qty"] else None)
+    if qty is not None:
+        return f"filled {plain(filled)} of {plain(qty)} {order['symbol']}"
+    notional = state.notional if state is not None and state.notional else order["notional"]
+    return f"filled {plain(filled)} {order['symbol']} of ${plain(Decimal(notional))}" if notional \
+        else f"filled {plain(filled)} {order['symbol']}"
 
 
 def _resting_limit(order: dict[str, Any]) -> bool:
