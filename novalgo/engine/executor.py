@@ -20,8 +20,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, time as dtime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
                                  OrderRequest, OrderState)
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried again
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
+# Alpaca's extended hours: pre-market from 04:00, after-hours until 20:00 (New York).
+EXTENDED_SESSION = (dtime(4, 0), dtime(20, 0))
+NEW_YORK = ZoneInfo("America/New_York")
 RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
 
 
@@ -577,10 +582,19 @@ class Executor(ExitOrders):
         # While the market is closed, stock orders can only fill at the open: not read, except in
         # one pass after each close (DAY orders expire then, and a close that expired part-filled
         # must be completed while its alert is current).
+        # An extended-hours order can fill in pre- and post-market too: followed through those sessions.
         market_open = self.broker.market_open()
         read_all = market_open or not self._read_since_close
         self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
-        return [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
+        extended = [o for o in open_orders if order_details(o).get("extended_hours")]
+        session = bool(extended) and not read_all and self._in_extended_session()
+        return [o["client_order_id"] for o in open_orders
+                if read_all or self._is_crypto(o["symbol"]) or (session and o in extended)]
+
+    def _in_extended_session(self) -> bool:
+        """Pre- or post-market on a trading day (04:00-20:00 New York, the regular session aside)."""
+        now = datetime.fromtimestamp(self.clock(), NEW_YORK)
+        return EXTENDED_SESSION[0] <= now.time() < EXTENDED_SESSION[1] and self.broker.trading_day(now.date())
 
 REFUSED_AS_STALE = "refused, so the position was read again: "
 
