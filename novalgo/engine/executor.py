@@ -387,6 +387,21 @@ class Executor(ExitOrders):
         self.journal.update_order(order["client_order_id"], state=UNKNOWN, reason=UNKNOWN_REASON)
         return {**order, "state": UNKNOWN, "reason": UNKNOWN_REASON}
 
+    def live_at_broker(self, alert_id: str) -> bool:
+        """Is one of the alert's orders working at the broker now? A leg left SENDING is looked up."""
+        live = False
+        for order in self.journal.orders_for(alert_id):
+            if order["purpose"] in EXIT_PURPOSES or order["purpose"] == CANCELLED_OTHER:
+                continue
+            if order["state"] == SENDING:
+                state = self.broker.find_order(order["client_order_id"])
+                if state is not None:
+                    self._record(order["client_order_id"], state)
+                    live = live or not state.is_final
+            elif order["state"] in OPEN_AT_BROKER:
+                live = True
+        return live
+
     def _begun(self, alert: dict[str, Any]) -> None:
         """The broker has one of the alert's orders: its plan finishes, however old it grows."""
         self.journal.mark_in_progress(alert["id"])

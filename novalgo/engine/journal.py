@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS fills (
 # Columns added after the first release: files made before get them when opened.
 ADDED_COLUMNS = {
     # quantity and exits: what the alert said about size and exits, for rows that defer to it.
-    "alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0", "quantity": "TEXT", "exits": "TEXT"},
+    # failures: tries that raised an error nobody foresaw (the dispatcher gives up after a few).
+    "alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0", "quantity": "TEXT", "exits": "TEXT",
+               "failures": "INTEGER NOT NULL DEFAULT 0"},
     # details: how the order goes beyond side and size (limit, extended hours, exits), as JSON.
     # account: the broker account that holds the order (an order of another account never blocks this one).
     "orders": {"details": "TEXT", "account": "TEXT"},
@@ -338,6 +340,12 @@ class Journal:
             args.append(only_from)
         with self._tx() as db:
             db.execute(query, args)
+
+    def record_failure(self, alert_id: str) -> int:
+        """One more try of the alert ended in an unforeseen error; returns how many have."""
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET failures=failures+1 WHERE id=?", (alert_id,))
+            return db.execute("SELECT failures FROM alerts WHERE id=?", (alert_id,)).fetchone()[0]
 
     def resume_interrupted(self) -> int:
         """After a crash or a leader change: alerts left PROCESSING go back to the queue."""
