@@ -13,7 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
+from novalgo.errors import AmbiguousOrderError
 from tests.support.alerts import alert_body
 from tests.support.alpaca import fake_alpaca_broker
 from tests.support.clock import Clock
@@ -133,3 +135,36 @@ def test_a_sending_leg_the_broker_never_got_is_sent_once_while_the_alert_is_fres
     assert len(fake.orders) == 1 and held(fake) > 0
     assert drain(restarted, clock) == [], "nothing left to send"
     assert len(fake.orders) == 1
+
+
+class OpeningLegLost(SimulatedBroker):
+    """The flip's close fills; the POST of its opening order is lost in an outage (never placed)."""
+
+    lose_next_open = False
+
+    def submit(self, order):
+        if self.lose_next_open and order.client_order_id.endswith("-1"):
+            self.lose_next_open = False
+            raise AmbiguousOrderError(f"could not learn whether the broker placed {order.client_order_id}")
+        return super().submit(order)
+
+
+def test_a_sending_leg_after_a_filled_close_is_sent_however_old(settings, clock):
+    """Something of the alert has traded: its plan finishes (else the trader is left flat)."""
+    from novalgo.engine.services import build_services
+
+    broker = OpeningLegLost(settings.data_dir)
+    services = build_services(settings.with_overrides(max_alert_age=120.0), broker=broker)
+    for part in (services.journal, services.work_journal, services.executor):
+        part.clock = clock
+    services.executor.sleep = clock.sleep
+    journal(services, "buy")
+    assert drain(services, clock) == ["FILLED"]
+
+    broker.lose_next_open = True
+    sell = journal(services, "sell")
+    assert drain(services, clock) == ["QUEUED"]
+    assert [o["state"] for o in services.journal.get(sell)["orders"]] == ["filled", "sending"]
+    clock.now += 180
+    assert drain(services, clock) == ["FILLED"]
+    assert broker.position("AAPL").qty < 0, "closed the long, then opened the short"
