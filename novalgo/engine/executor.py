@@ -601,10 +601,10 @@ class Executor(ExitOrders):
         market_open = self.broker.market_open()
         read_all = market_open or not self._read_since_close
         self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
-        extended = [o for o in open_orders if order_details(o).get("extended_hours")]
+        extended = {o["client_order_id"] for o in open_orders if order_details(o).get("extended_hours")}
         session = bool(extended) and not read_all and self._in_extended_session()
         return [o["client_order_id"] for o in open_orders
-                if read_all or self._is_crypto(o["symbol"]) or (session and o in extended)]
+                if read_all or self._is_crypto(o["symbol"]) or (session and o["client_order_id"] in extended)]
 
     def _in_extended_session(self) -> bool:
         """Pre- or post-market on a trading day (04:00-20:00 New York, the regular session aside)."""
