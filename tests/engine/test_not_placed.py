@@ -109,6 +109,7 @@ def crash_while_sending(settings, fake, clock: Clock) -> str:
     assert drain(services, clock) == ["QUEUED"]
     assert services.journal.get(alert_id)["orders"][0]["state"] == "sending"
     assert fake.orders == {}
+    assert services.journal.claim(alert_id)  # taken up again, and the process died mid-way
     return alert_id
 
 
@@ -116,7 +117,7 @@ def test_a_sending_leg_the_broker_never_got_is_not_sent_after_a_restart_three_mi
     alert_id = crash_while_sending(settings, fake, clock)
     clock.now += 180
     restarted = make_services(settings, fake, clock)
-    restarted.work_journal.resume_interrupted()
+    assert restarted.work_journal.resume_interrupted() == 1
     posts = fake.count("POST", "/v2/orders")
     assert drain(restarted, clock) == ["EXPIRED"]
     alert = restarted.journal.get(alert_id)
@@ -129,7 +130,7 @@ def test_a_sending_leg_the_broker_never_got_is_sent_once_while_the_alert_is_fres
     alert_id = crash_while_sending(settings, fake, clock)
     clock.now += 10
     restarted = make_services(settings, fake, clock)
-    restarted.work_journal.resume_interrupted()
+    assert restarted.work_journal.resume_interrupted() == 1
     assert drain(restarted, clock) == ["FILLED"]
     assert restarted.journal.get(alert_id)["status"] == "FILLED"
     assert len(fake.orders) == 1 and held(fake) > 0
