@@ -380,6 +380,13 @@ class Executor(ExitOrders):
     def _account_id(self) -> str:
         return self._account if self._account is not None else self.learn_account()
 
+    def _end_unknown(self, asked: list[dict[str, Any]], answered: dict[str, OrderState]) -> None:
+        """Orders a batched read did not answer for (404 for their ids) end as unknown at the broker.
+        A SENDING leg may be in its POST right now: its alert decides what a 404 means (not placed)."""
+        for order in asked:
+            if order["client_order_id"] not in answered and order["state"] != SENDING:
+                self._unknown_at_broker(order)
+
     def _unknown_at_broker(self, order: dict[str, Any]) -> dict[str, Any]:
         """An order the broker answered for once and now answers 404 for: it can never fill, so it
         ends (recorded, with why) and its symbol is free for the next alert."""
@@ -575,12 +582,7 @@ class Executor(ExitOrders):
             states = self.broker.orders(readable)
             for cid, state in states.items():
                 self._record(cid, state)
-            # Missing from the answer means 404 for its id. A SENDING leg may be in the POST right
-            # now (its alert decides what a 404 means); an order the broker answered for is gone.
-            for order in open_orders:
-                if order["client_order_id"] in readable and order["client_order_id"] not in states \
-                        and order["state"] != SENDING:
-                    self._unknown_at_broker(order)
+            self._end_unknown([o for o in open_orders if o["client_order_id"] in readable], states)
         if sum(self._requeue_settled(symbol, waiting) for symbol in symbols):
             self.on_requeue()
         return len(readable) + self._track_exits()

@@ -93,8 +93,10 @@ class ExitOrders:
         still = [cid for cid in cids if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
         if still:
             # The stream may lag the cancel: read the broker once before giving up.
-            for cid, state in self.broker.orders(still).items():
+            states = self.broker.orders(still)
+            for cid, state in states.items():
                 self._record(cid, state)
+            self._end_unknown([o for o in exits if o["client_order_id"] in still], states)
             still = [cid for cid in still if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
         return not still
 
@@ -115,9 +117,12 @@ class ExitOrders:
     def check_exits(self) -> int:
         """One batched read of our exit orders (when the stream cannot be trusted to tell us); returns
         how many were read."""
-        exits = [o["client_order_id"] for o in self.journal.open_exits()]
-        for cid, state in (self.broker.orders(exits) if exits else {}).items():
+        working = self.journal.open_exits()
+        exits = [o["client_order_id"] for o in working]
+        states = self.broker.orders(exits) if exits else {}
+        for cid, state in states.items():
             self._record(cid, state)
+        self._end_unknown(working, states)
         return len(exits)
 
     def _track_exits(self) -> int:

@@ -126,3 +126,29 @@ def test_orders_placed_with_another_accounts_keys_never_block_this_account(setti
         drain(restarted, clock)
         old = restarted.journal.get(first["id"])
         assert (old["status"], old["reason"]) == ("FAILED", UNKNOWN)
+
+
+def test_a_brackets_exits_the_reset_account_no_longer_knows_never_block_the_next_signal(settings, fake, clock):
+    """A SELL first cancels the row's exits; exits Alpaca answers 404 for are ended, not waited on."""
+    from novalgo.web import create_app
+
+    folder = settings.data_dir / "sheet"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Config.csv").write_text("symbol,position_size,active,Time Frame,Order Status,Last Updated,"
+                                       "Take Profit,Stop Loss\nAAPL,$1500,TRUE,15 Min,,,2%,1%\n")
+    services = create_app(settings.with_overrides(fill_wait=0.3), broker=fake_alpaca_broker(fake),
+                          start_background=False).extensions["novalgo"]
+    for part in (services.journal, services.work_journal, services.executor):
+        part.clock = clock
+    services.executor.sleep = clock.sleep
+    assert send(services, clock, "buy") == ["FILLED"]
+    exits = services.journal.open_exits("AAPL")
+    assert len(exits) == 2  # the bracket's take-profit and stop-loss
+    fake.reset_account()
+
+    assert send(services, clock, "sell") == ["FILLED"]
+    assert held(fake) < 0
+    for old in exits:
+        assert services.journal.order(old["client_order_id"])["reason"] == UNKNOWN
+    assert {o["alert_id"] for o in services.journal.open_exits("AAPL")} == {services.journal.recent(1)[0]["id"]}, \
+        "only the short's own exits are working"
