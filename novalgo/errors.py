@@ -36,6 +36,11 @@ class RetryableError(NovalgoError):
     """An outside system failed in a way that is safe to retry (timeout, 429, 5xx)."""
 
 
+class NotPlaced(RetryableError):
+    """The broker said for certain that it placed nothing (429 rate limit): retry later, and since
+    nothing is at the broker the retry is a new send, judged on the alert's age again."""
+
+
 class CredentialsRejected(RetryableError):
     """The outside system refused our keys (401/403): not the order's fault; the operator fixes the keys."""
 

@@ -40,7 +40,8 @@ from novalgo.broker.base import (
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.domain.symbols import is_crypto, normalize_symbol
-from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, OrderRejected, RetryableError
+from novalgo.errors import (AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, NotPlaced, OrderRejected,
+                            RetryableError)
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")
@@ -305,7 +306,7 @@ class AlpacaBroker:
                 if is_duplicate_client_id(answer):
                     cause = e  # placed before (by us, or by alpaca-py's own retry): find it
                 elif answer.status == 429:
-                    raise RetryableError("Alpaca is rate limiting (429); the order was not placed") from e
+                    raise NotPlaced("Alpaca is rate limiting (429); the order was not placed") from e
                 elif answer.status is not None and answer.status < 500:
                     # A refusal may answer a retry whose first copy was placed (alpaca-py retries
                     # 5xx itself, and that copy then holds the shares): look before believing it.

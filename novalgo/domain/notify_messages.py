@@ -19,7 +19,7 @@ HIDDEN = "[hidden]"
 
 def level_of(status: str) -> str:
     """Which channels an alert's outcome is for."""
-    if status == statuses.FILLED or status in statuses.EXITS:
+    if status in (statuses.FILLED, statuses.PARTIAL) or status in statuses.EXITS:
         return TRADES
     if status in (statuses.FAILED, statuses.EXPIRED):
         return FAILURES

@@ -9,6 +9,8 @@ WAITING = "WAITING"
 INACTIVE = "INACTIVE"
 ALREADY_LONG = "ALREADY LONG"
 ALREADY_SHORT = "ALREADY SHORT"
+# The entry ended (expired at the close, cancelled) with only part of it filled: the reason says how much.
+PARTIAL = "PARTIAL"
 # An exit order at the broker closed the row's position.
 TAKE_PROFIT = "TAKE PROFIT"
 STOP_LOSS = "STOP LOSS"
@@ -22,8 +24,10 @@ EXPIRED = "EXPIRED"
 DUPLICATE = "DUPLICATE"
 SKIPPED = "SKIPPED"
 
-SHEET_STATUSES = (READY, ORDER_SUBMITTED, FILLED, FAILED, WAITING, INACTIVE, ALREADY_LONG, ALREADY_SHORT) + EXITS
+SHEET_STATUSES = (READY, ORDER_SUBMITTED, FILLED, PARTIAL, FAILED, WAITING, INACTIVE, ALREADY_LONG,
+                  ALREADY_SHORT) + EXITS
 # An alert in one of these will not change again on its own.
-FINAL = frozenset({FILLED, FAILED, WAITING, INACTIVE, ALREADY_LONG, ALREADY_SHORT, EXPIRED, DUPLICATE, SKIPPED, *EXITS})
+FINAL = frozenset({FILLED, PARTIAL, FAILED, WAITING, INACTIVE, ALREADY_LONG, ALREADY_SHORT, EXPIRED, DUPLICATE, SKIPPED,
+                   *EXITS})
 # ORDER SUBMITTED is settled for the request (the order is at the broker) but still tracked.
 SETTLED = FINAL | {ORDER_SUBMITTED}

@@ -20,13 +20,16 @@ from novalgo.domain import statuses
 from novalgo.engine.leader import LeaderLock
 from novalgo.engine.outages import ALPACA, SHEET, source_of
 from novalgo.engine.services import LEADER_FILE, Services, leader_loops
+from novalgo.errors import RetryableError
 
 log = logging.getLogger(__name__)
 
 
 BEAT_EVERY = 1.0
-# An alert that keeps raising an error we did not foresee is given up after this many tries,
-# a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
+# An alert that keeps raising an error we did not foresee is given up after this many failed
+# tries, a few seconds apart, so one bad alert holds its symbol's queue for seconds, not minutes.
+# Only failed tries count (not retries after an outage, nor wakes by the tracker), and an alert
+# whose order is live at the broker is left to the tracker, never failed.
 MAX_ATTEMPTS = 5
 BUG_RETRY_DELAY = 2.0
 RESTORE_WINDOW = 86400.0  # statuses of the last day are rewritten when a new leader starts
@@ -102,6 +105,10 @@ class Background:
             s.outbox.add_event("restart", f"executor restarted (last heartbeat {time.time() - last_beat:.0f}s ago); "
                                           f"{resumed} interrupted alert(s) resumed")
         self._restore_statuses()
+        try:
+            s.executor.learn_account()  # before any alert is decided: another account's orders block nothing
+        except RetryableError as e:
+            log.warning("could not read the broker account (%s); it is read again before the first order", e)
         threads = [threading.Thread(target=s.writer.run, args=(self.stop_event,), name="novalgo-sheet-writer", daemon=True)]
         threads += [self._loop(name, interval, fn) for name, interval, fn in leader_loops(s)]
         for thread in threads:
@@ -150,15 +157,29 @@ class Background:
             self.services.executor.process(alert_id)
         except Exception as e:  # a bug must not stall the symbol: record it and retry, then give up
             log.exception("alert %s failed unexpectedly", alert_id)
-            alert = journal.get(alert_id)
-            if alert and alert["attempts"] >= MAX_ATTEMPTS:
-                journal.finish(alert_id, statuses.FAILED, f"internal error after {MAX_ATTEMPTS} attempts: {e}")
-            else:
-                journal.requeue(alert_id, f"internal error, retrying: {e}", delay=BUG_RETRY_DELAY)
+            self._after_bug(alert_id, e)
         finally:
             with self._busy_lock:
                 self._busy.discard(symbol)
             self.services.wakeup.notify()  # the symbol's next alert may go now
+
+    def _after_bug(self, alert_id: str, error: Exception) -> None:
+        journal = self.services.work_journal
+        if journal.record_failure(alert_id) < MAX_ATTEMPTS:
+            journal.requeue(alert_id, f"internal error, retrying: {error}", delay=BUG_RETRY_DELAY)
+            return
+        try:
+            live = self.services.executor.live_at_broker(alert_id)
+        except Exception as e:  # cannot tell whether its order is live: never fail it blind
+            log.warning("alert %s: could not tell whether its order is live (%s); retrying", alert_id, e)
+            journal.requeue(alert_id, f"internal error, retrying: {error}", delay=BUG_RETRY_DELAY)
+            return
+        if live:
+            # The tracker follows the order and wakes the alert when it settles.
+            journal.set_status(alert_id, statuses.ORDER_SUBMITTED, f"internal error after {MAX_ATTEMPTS} attempts: "
+                               f"{error}; its order is live at the broker and is followed there")
+        else:
+            journal.finish(alert_id, statuses.FAILED, f"internal error after {MAX_ATTEMPTS} attempts: {error}")
 
     def _loop(self, name: str, interval: float, fn) -> threading.Thread:
         outages = self.services.executor.outages

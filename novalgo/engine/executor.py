@@ -20,8 +20,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, time as dtime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
                                  OrderRequest, OrderState)
@@ -31,12 +33,13 @@ from novalgo.domain.decision import OrderPlan
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
-                                    REPLANNED, SENDING, SUPERSEDED, VOID, Journal, alert_of, order_details)
+                                    REPLANNED, SENDING, SUPERSEDED, UNKNOWN, UNKNOWN_REASON, VOID, Journal, alert_of,
+                                    order_details)
 from novalgo.engine.exits import ExitOrders
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert
-from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, OrderRejected, RetryableError, SheetUnavailable
+from novalgo.errors import BlockedByOpenOrders, NotPlaced, OrderRejected, RetryableError, SheetUnavailable
 from novalgo.sheet.cache import ConfigCache
 from novalgo.sheet.status_writer import StatusWriter
 
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried again
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
+# Alpaca's extended hours: pre-market from 04:00, after-hours until 20:00 (New York).
+EXTENDED_SESSION = (dtime(4, 0), dtime(20, 0))
+NEW_YORK = ZoneInfo("America/New_York")
 RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
 
 
@@ -68,6 +74,7 @@ class Executor(ExitOrders):
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _last_reconcile: float = field(default=0.0, init=False)  # 0: reconcile at the next tracker pass
     _last_exit_read: float = field(default=0.0, init=False)
+    _account: str | None = field(default=None, init=False)  # the broker account's id, once read
 
     def process(self, alert_id: str) -> str:
         """Take one claimed (PROCESSING) alert as far as it can go now; returns its status."""
@@ -201,6 +208,7 @@ class Executor(ExitOrders):
     def _send_legs(self, alert: dict[str, Any]) -> str:
         filled_any = False
         notes: list[str] = []  # what a filled order says besides filling (the simulator after hours)
+        partly = ""  # an entry that ended with part of it filled: how much
         for order in alert["orders"]:
             cid = order["client_order_id"]
             if order["purpose"] in (CANCELLED_OTHER, ENDED_SHORT, TAKE_PROFIT, STOP_LOSS) or order["state"] == REPLANNED:
@@ -230,13 +238,25 @@ class Executor(ExitOrders):
                     return self._plan_again(alert, order, str(e))
             elif order["state"] == SENDING:
                 try:
-                    state = self.broker.find_order(cid) or self._submit(alert, order)
+                    state = self.broker.find_order(cid)
+                    if state is None and self._too_old(alert) and not _filled_any(alert):
+                        # Never reached the broker (an outage, a restart), and nothing of the alert
+                        # has traded: sending it now would make a stale signal a fresh order.
+                        self.journal.update_order(cid, state=VOID, reason="alert expired before the broker "
+                                                  "received this order")
+                        return self._finish(alert, statuses.EXPIRED, f"not sending: the alert is "
+                                            f"{self._age(alert):.0f}s old and the broker never received its order "
+                                            "(NOVALGO_MAX_ALERT_AGE)")
+                    if state is None:
+                        state = self._submit(alert, order)
+                    else:
+                        self._begun(alert)
                 except PositionWasWrong as e:
                     return self._plan_again(alert, order, str(e))
             elif order["state"] in OPEN_AT_BROKER:
                 state = self.broker.find_order(cid)
-                if state is None:
-                    raise AmbiguousOrderError(f"order {cid} is not known to the broker")
+                if state is None:  # the broker answered for it once, and 404 now
+                    order = self._unknown_at_broker(order)
             else:
                 state = None
             if state is not None:
@@ -259,18 +279,21 @@ class Executor(ExitOrders):
                 put_back = self._put_exits_back(alert) if order["purpose"] == "close" else ""
                 return self._finish(alert, statuses.FAILED, "; ".join(filter(None, [done + reason, put_back])))
             filled_any = True
-            if order["purpose"] == "open" and status in (CANCELED, EXPIRED):
-                # Ended part-filled: what filled keeps the exits the entry carried (Alpaca cancels a
-                # bracket's legs with their entry).
-                price = state.filled_avg_price if state else None
-                notes.append(self._protect_part_fill(alert, order, filled_qty, price))
+            if order["purpose"] == "open" and status != FILLED:
+                partly = _partly_filled(order, state, filled_qty)
+                if status in (CANCELED, EXPIRED):
+                    # What filled keeps the exits the entry carried (Alpaca cancels a bracket's legs
+                    # with their entry).
+                    notes.append(self._protect_part_fill(alert, order, filled_qty,
+                                                         state.filled_avg_price if state else None))
             note = state.reason if state else order["reason"]
             if status == FILLED and note and note not in notes:
                 notes.append(note)
             if order["purpose"] == "open":
                 self._exits_from_fill(alert, order, state.filled_avg_price if state else
                                       (Decimal(order["filled_avg_price"]) if order["filled_avg_price"] else None))
-        return self._finish(alert, alert["plan_status"], "; ".join(filter(None, [alert["plan_reason"], *notes])))
+        reason = "; ".join(filter(None, [partly or alert["plan_reason"], *notes]))
+        return self._finish(alert, statuses.PARTIAL if partly else alert["plan_status"], reason)
 
     def _before_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str | None:
         """Hold an opening leg until it can only open: nothing of ours open on the symbol, and flat.
@@ -363,24 +386,73 @@ class Executor(ExitOrders):
 
     def _submit(self, alert: dict[str, Any], order: dict[str, Any]) -> OrderState:
         cid = order["client_order_id"]
-        self.journal.update_order(cid, state=SENDING)
-        self.journal.mark_in_progress(alert["id"])
-        alert["in_progress"] = 1
-        # Said only now, not when planned: a plan that expires unsent must not leave the row
-        # saying ORDER SUBMITTED with nothing at the broker.
-        if alert.get("row_minutes"):
-            self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
+        self.journal.update_order(cid, state=SENDING, account=self._account_id())
         request = order_request(order)
         try:
-            return self.broker.submit(request)
+            state = self.broker.submit(request)
+        except NotPlaced:
+            # The broker said it placed nothing: the leg is unsent again, and its retry is judged on
+            # the alert's age like any first send (a stale signal must not become a fresh order).
+            self.journal.update_order(cid, state=PLANNED)
+            raise
         except BlockedByOpenOrders as e:
-            return self._clear_the_way(alert, request, str(e))
+            state = self._clear_the_way(alert, request, str(e))
         except OrderRejected as e:
             if order["purpose"] == "close" and not _planned_again(alert):
                 # A close is refused when we do not hold what we meant to close (Alpaca then
                 # reads it as a short: "fractional orders cannot be sold short"): read and decide again.
                 raise PositionWasWrong(str(e)) from e
-            return rejected(request, str(e))
+            state = rejected(request, str(e))
+        self._begun(alert)
+        return state
+
+    def learn_account(self) -> str:
+        """Which broker account trades now (the leader asks when it starts): our orders are kept
+        per account, and another account's never block this one's symbols."""
+        account = self.broker.account().account_id or self.broker.kind
+        self._account = self.journal.account = account
+        return account
+
+    def _account_id(self) -> str:
+        return self._account if self._account is not None else self.learn_account()
+
+    def _end_unknown(self, asked: list[dict[str, Any]], answered: dict[str, OrderState]) -> None:
+        """Orders a batched read did not answer for (404 for their ids) end as unknown at the broker.
+        A SENDING leg may be in its POST right now: its alert decides what a 404 means (not placed)."""
+        for order in asked:
+            if order["client_order_id"] not in answered and order["state"] != SENDING:
+                self._unknown_at_broker(order)
+
+    def _unknown_at_broker(self, order: dict[str, Any]) -> dict[str, Any]:
+        """An order the broker answered for once and now answers 404 for: it can never fill, so it
+        ends (recorded, with why) and its symbol is free for the next alert."""
+        log.warning("order %s of alert %s: %s", order["client_order_id"], order["alert_id"], UNKNOWN_REASON)
+        self.journal.update_order(order["client_order_id"], state=UNKNOWN, reason=UNKNOWN_REASON)
+        return {**order, "state": UNKNOWN, "reason": UNKNOWN_REASON}
+
+    def live_at_broker(self, alert_id: str) -> bool:
+        """Is one of the alert's orders working at the broker now? A leg left SENDING is looked up."""
+        live = False
+        for order in self.journal.orders_for(alert_id):
+            if order["purpose"] in EXIT_PURPOSES or order["purpose"] == CANCELLED_OTHER:
+                continue
+            if order["state"] == SENDING:
+                state = self.broker.find_order(order["client_order_id"])
+                if state is not None:
+                    self._record(order["client_order_id"], state)
+                    live = live or not state.is_final
+            elif order["state"] in OPEN_AT_BROKER:
+                live = True
+        return live
+
+    def _begun(self, alert: dict[str, Any]) -> None:
+        """The broker has one of the alert's orders: its plan finishes, however old it grows."""
+        self.journal.mark_in_progress(alert["id"])
+        alert["in_progress"] = 1
+        # Said only now, not when planned: a plan that expires unsent (or that the broker answered
+        # 'not placed') must not leave the row saying ORDER SUBMITTED with nothing at the broker.
+        if alert.get("row_minutes"):
+            self.writer.set((alert["symbol"], alert["row_minutes"]), statuses.ORDER_SUBMITTED)
 
     def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
         """Orders we did not place hold the shares or would wash-trade: cancel them and send again,
@@ -537,12 +609,16 @@ class Executor(ExitOrders):
         An alert waits while any order of ours on its symbol is open (its own legs, or another
         alert's close it must not trade against). Returns how many orders were read.
         """
+        self._account_id()  # before reading open orders: another account's are not ours to follow
         waiting = self.journal.alerts_waiting_on_broker()
         symbols = {a["symbol"] for a in waiting}
-        readable = self._orders_to_read([o for symbol in symbols for o in self.journal.open_orders(symbol)])
+        open_orders = [o for symbol in symbols for o in self.journal.open_orders(symbol)]
+        readable = self._orders_to_read(open_orders)
         if readable:
-            for cid, state in self.broker.orders(readable).items():
+            states = self.broker.orders(readable)
+            for cid, state in states.items():
                 self._record(cid, state)
+            self._end_unknown([o for o in open_orders if o["client_order_id"] in readable], states)
         if sum(self._requeue_settled(symbol, waiting) for symbol in symbols):
             self.on_requeue()
         return len(readable) + self._track_exits()
@@ -559,16 +635,40 @@ class Executor(ExitOrders):
         # While the market is closed, stock orders can only fill at the open: not read, except in
         # one pass after each close (DAY orders expire then, and a close that expired part-filled
         # must be completed while its alert is current).
+        # An extended-hours order can fill in pre- and post-market too: followed through those sessions.
         market_open = self.broker.market_open()
         read_all = market_open or not self._read_since_close
         self._read_since_close = not market_open and (self._read_since_close or bool(open_orders))
-        return [o["client_order_id"] for o in open_orders if read_all or self._is_crypto(o["symbol"])]
+        extended = {o["client_order_id"] for o in open_orders if order_details(o).get("extended_hours")}
+        session = bool(extended) and not read_all and self._in_extended_session()
+        return [o["client_order_id"] for o in open_orders
+                if read_all or self._is_crypto(o["symbol"]) or (session and o["client_order_id"] in extended)]
+
+    def _in_extended_session(self) -> bool:
+        """Pre- or post-market on a trading day (04:00-20:00 New York, the regular session aside)."""
+        now = datetime.fromtimestamp(self.clock(), NEW_YORK)
+        return EXTENDED_SESSION[0] <= now.time() < EXTENDED_SESSION[1] and self.broker.trading_day(now.date())
 
 REFUSED_AS_STALE = "refused, so the position was read again: "
 
 
 def _planned_again(alert: dict[str, Any]) -> bool:
     return any((o["reason"] or "").startswith(REFUSED_AS_STALE) for o in alert["orders"])
+
+
+def _filled_any(alert: dict[str, Any]) -> bool:
+    """Has any order the alert placed filled, even in part (someone else's order we cancelled aside)?"""
+    return any(Decimal(o["filled_qty"] or 0) > 0 for o in alert["orders"] if o["purpose"] != CANCELLED_OTHER)
+
+
+def _partly_filled(order: dict[str, Any], state: OrderState | None, filled: Decimal) -> str:
+    """'filled 4 of 10 AAPL' (or of a dollar amount, for an order by notional)."""
+    qty = state.qty if state is not None and state.qty else (Decimal(order["qty"]) if order["qty"] else None)
+    if qty is not None:
+        return f"filled {plain(filled)} of {plain(qty)} {order['symbol']}"
+    notional = state.notional if state is not None and state.notional else order["notional"]
+    return f"filled {plain(filled)} {order['symbol']} of ${plain(Decimal(notional))}" if notional \
+        else f"filled {plain(filled)} {order['symbol']}"
 
 
 def _resting_limit(order: dict[str, Any]) -> bool:

@@ -96,8 +96,10 @@ class ExitOrders:
         still = [cid for cid in cids if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
         if still:
             # The stream may lag the cancel: read the broker once before giving up.
-            for cid, state in self.broker.orders(still).items():
+            states = self.broker.orders(still)
+            for cid, state in states.items():
                 self._record(cid, state)
+            self._end_unknown([o for o in exits if o["client_order_id"] in still], states)
             still = [cid for cid in still if (self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER]
         return not still
 
@@ -118,9 +120,12 @@ class ExitOrders:
     def check_exits(self) -> int:
         """One batched read of our exit orders (when the stream cannot be trusted to tell us); returns
         how many were read."""
-        exits = [o["client_order_id"] for o in self.journal.open_exits()]
-        for cid, state in (self.broker.orders(exits) if exits else {}).items():
+        working = self.journal.open_exits()
+        exits = [o["client_order_id"] for o in working]
+        states = self.broker.orders(exits) if exits else {}
+        for cid, state in states.items():
             self._record(cid, state)
+        self._end_unknown(working, states)
         return len(exits)
 
     def _track_exits(self) -> int:
@@ -157,8 +162,7 @@ class ExitOrders:
         """An entry that carried exits ended with only part filled (cancelled, expired): Alpaca cancels
         a bracket's legs with it, so the filled shares get their exits of their own. ``trailing``: the
         alert's trailing stop, never placed, is placed here too (its alert was replaced)."""
-        if filled <= 0 or any(o["state"] in OPEN_AT_BROKER and order_details(o).get("parent") == entry["client_order_id"]
-                              for o in self.journal.orders_for(alert["id"]) if o["purpose"] in (TAKE_PROFIT, STOP_LOSS)):
+        if filled <= 0 or self._exits_still_work(alert["id"], entry["client_order_id"]):
             return ""
         details = order_details(entry)
         reference = fill if fill is not None else details.get("limit_price")
@@ -194,6 +198,17 @@ class ExitOrders:
             said = self._protect_part_fill(older, entry, filled, fill, trailing=True)
             if said:
                 self.journal.set_status(older["id"], older["status"], f"{older['reason']}; {said}")
+
+    def _exits_still_work(self, alert_id: str, entry_cid: str) -> bool:
+        """Are the entry's own exits still working? Asked of the broker, not only the journal: the
+        legs' cancel events may trail their entry's."""
+        legs = [o["client_order_id"] for o in self.journal.orders_for(alert_id) if o["purpose"] in (TAKE_PROFIT, STOP_LOSS)
+                and o["state"] in OPEN_AT_BROKER and order_details(o).get("parent") == entry_cid]
+        if not legs:
+            return False
+        for cid, state in self.broker.orders(legs).items():
+            self._record(cid, state)
+        return any((self.journal.order(cid) or {}).get("state") in OPEN_AT_BROKER for cid in legs)
 
     def _protect(self, alert: dict[str, Any], held: Decimal, protection: Protection) -> str:
         """Place exit orders for ``held`` shares; returns the sentence the alert's reason carries."""

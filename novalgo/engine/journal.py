@@ -82,9 +82,12 @@ CREATE TABLE IF NOT EXISTS fills (
 # Columns added after the first release: files made before get them when opened.
 ADDED_COLUMNS = {
     # quantity and exits: what the alert said about size and exits, for rows that defer to it.
-    "alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0", "quantity": "TEXT", "exits": "TEXT"},
+    # failures: tries that raised an error nobody foresaw (the dispatcher gives up after a few).
+    "alerts": {"in_progress": "INTEGER NOT NULL DEFAULT 0", "quantity": "TEXT", "exits": "TEXT",
+               "failures": "INTEGER NOT NULL DEFAULT 0"},
     # details: how the order goes beyond side and size (limit, extended hours, exits), as JSON.
-    "orders": {"details": "TEXT"},
+    # account: the broker account that holds the order (an order of another account never blocks this one).
+    "orders": {"details": "TEXT", "account": "TEXT"},
 }
 
 # Order states in the journal: the broker's normalised states plus our own.
@@ -93,6 +96,8 @@ SENDING = "sending"  # handed to the broker; if we crash here, look it up by cli
 SUPERSEDED = "superseded"  # never sent: a newer alert for the symbol decided otherwise
 VOID = "void"  # never sent: the alert expired first
 REPLANNED = "replanned"  # never sent: the position was not as planned, so the rest was planned again
+UNKNOWN = "unknown"  # sent and answered, then the broker answered 404 for it: the account was reset or changed
+UNKNOWN_REASON = "unknown at the broker: the account was reset or the keys changed"
 OPEN_AT_BROKER = ("sending", "pending", "partially_filled")
 # The purpose of an order row that records someone else's order we cancelled to clear the way.
 CANCELLED_OTHER = "cancelled other"
@@ -129,6 +134,9 @@ class Journal:
         if not checkpoints:
             pragmas.append("wal_autocheckpoint=0")
         self._connections = ThreadConnections(self.path, *pragmas)
+        # The broker account trading now (set once known): orders journalled under another account
+        # are history, not open orders of this one. Orders from before accounts were kept still count.
+        self.account: str | None = None
         self._connections.prepare(SCHEMA + outbox.SCHEMA, ADDED_COLUMNS)
 
     # -- connections -------------------------------------------------------------------
@@ -253,6 +261,7 @@ class Journal:
         """Our orders the broker may still fill (sent, not final), exit orders aside."""
         query = f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))}) AND {_NOT_EXIT}"
         args: list[Any] = list(OPEN_AT_BROKER)
+        query, args = self._this_account(query, args)
         if symbol is not None:
             query += " AND symbol=?"
             args.append(symbol)
@@ -266,10 +275,16 @@ class Journal:
         query = (f"SELECT * FROM orders WHERE state IN ({','.join('?' * len(OPEN_AT_BROKER))}) "
                  f"AND purpose IN ({','.join('?' * len(EXIT_PURPOSES))})")
         args: list[Any] = [*OPEN_AT_BROKER, *EXIT_PURPOSES]
+        query, args = self._this_account(query, args)
         if symbol is not None:
             query += " AND symbol=?"
             args.append(symbol)
         return [dict(o) for o in self._db().execute(query, args)]
+
+    def _this_account(self, query: str, args: list[Any]) -> tuple[str, list[Any]]:
+        if self.account is None:
+            return query, args
+        return query + " AND (account IS NULL OR account=?)", [*args, self.account]
 
     def alerts_waiting_on_broker(self) -> list[dict[str, Any]]:
         rows = self._db().execute(
@@ -325,6 +340,12 @@ class Journal:
             args.append(only_from)
         with self._tx() as db:
             db.execute(query, args)
+
+    def record_failure(self, alert_id: str) -> int:
+        """One more try of the alert ended in an unforeseen error; returns how many have."""
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET failures=failures+1 WHERE id=?", (alert_id,))
+            return db.execute("SELECT failures FROM alerts WHERE id=?", (alert_id,)).fetchone()[0]
 
     def resume_interrupted(self) -> int:
         """After a crash or a leader change: alerts left PROCESSING go back to the queue."""

@@ -22,12 +22,14 @@ TIMEFRAME_CHOICES = ("1 Min", "5 Min", "15 Min", "30 Min", "45 Min", "1 Hour", "
 _GREEN = {"red": 0.80, "green": 0.94, "blue": 0.81}
 _RED = {"red": 0.96, "green": 0.78, "blue": 0.76}
 _YELLOW = {"red": 1.0, "green": 0.95, "blue": 0.70}
+_AMBER = {"red": 0.99, "green": 0.86, "blue": 0.68}
 _BLUE_GREY = {"red": 0.81, "green": 0.85, "blue": 0.91}
 _GREY = {"red": 0.85, "green": 0.85, "blue": 0.85}
 _LIGHT = {"red": 0.95, "green": 0.96, "blue": 0.98}
 
 STATUS_COLOURS = (
     (statuses.FILLED, _GREEN),
+    (statuses.PARTIAL, _AMBER),
     (statuses.FAILED, _RED),
     (statuses.ORDER_SUBMITTED, _YELLOW),
     (statuses.ALREADY_LONG, _BLUE_GREY),

@@ -22,7 +22,8 @@ blueprint = Blueprint("webhook", __name__)
 MAX_WAIT = 2.5  # TradingView gives up after about 3 seconds
 WAIT_POLL = 0.02
 OUTCOME_WORDS = {
-    statuses.FILLED: "success", statuses.ORDER_SUBMITTED: "success", statuses.WAITING: "success",
+    statuses.FILLED: "success", statuses.PARTIAL: "success", statuses.ORDER_SUBMITTED: "success",
+    statuses.WAITING: "success",
     statuses.ALREADY_LONG: "skipped", statuses.ALREADY_SHORT: "skipped", statuses.INACTIVE: "skipped",
     statuses.SKIPPED: "skipped", statuses.DUPLICATE: "skipped", statuses.FAILED: "failed",
     statuses.EXPIRED: "expired",

@@ -62,19 +62,27 @@ def test_quiet_traffic_never_waits():
 def test_budget_is_shared_by_threads():
     clock = ManualClock()
     lock = threading.Lock()
+    seen = threading.local()  # each thread's last reading of the clock
+
+    def now() -> float:
+        # The budget reads the clock under its lock and takes a request at the time it read last:
+        # that time, not the clock after acquire returns (another thread's sleep may have moved it
+        # on meanwhile, and a late stamp would crowd a window that the budget kept within 50).
+        seen.last = clock.now
+        return seen.last
 
     def sleep(seconds: float) -> None:
         with lock:
-            clock.now = max(clock.now, clock.now + seconds)
+            clock.now += seconds
 
-    budget = RequestBudget(limit=50, window=60, clock=clock, sleep=sleep)
+    budget = RequestBudget(limit=50, window=60, clock=now, sleep=sleep)
     stamps: list[float] = []
 
     def worker() -> None:
         for _ in range(40):
             budget.acquire()
             with lock:
-                stamps.append(clock.now)
+                stamps.append(seen.last)
 
     threads = [threading.Thread(target=worker) for _ in range(5)]
     for t in threads:

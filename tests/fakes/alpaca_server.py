@@ -332,6 +332,16 @@ class FakeAlpaca:
             exits.cancel_family(self, order)  # ADVANCED: the rest of its group goes with it
             return self._order_json(order)
 
+    def reset_account(self) -> None:
+        """The account starts over as a reset paper account does: no orders, positions or fills, its
+        starting cash. Orders API: GET /v2/orders:by_client_order_id then answers 404 for every id
+        the account had (``_by_client_id``), and the order lists no longer show them."""
+        with self.lock:
+            self.orders.clear()
+            self.positions.clear()
+            self.activities.clear()
+            self.cash = self.last_equity
+
     def legs_of(self, order_id: str) -> list[dict]:
         """A bracket's, OTO's or OCO's legs, as GET shows each of them (take-profit first)."""
         with self.lock:

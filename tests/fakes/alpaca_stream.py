@@ -303,9 +303,11 @@ class TradeStream:
                     wait = at + self.delay - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                await client.ws.send(self._encode(message, client.packed))
                 if event:
+                    # Counted before the frame goes: the client may read it before this coroutine
+                    # runs again, and a test that has read an event must see it counted.
                     self.events_sent += 1
+                await client.ws.send(self._encode(message, client.packed))
         except ConnectionClosed:
             pass
 

@@ -319,8 +319,8 @@ def test_sheet_init_repairs_the_tabs_and_a_second_run_writes_nothing(monkeypatch
     assert config.peek(1, 4).validation["condition"] == {"type": "BOOLEAN"}
     assert [v["userEnteredValue"] for v in config.peek(5, 2).validation["condition"]["values"]] == list(TIMEFRAME_CHOICES)
     coloured = {r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in config.conditional_formats}
-    assert {"FILLED", "FAILED", "ORDER SUBMITTED", "ALREADY LONG", "INACTIVE", "WAITING", "TAKE PROFIT", "STOP LOSS",
-            "TRAILING STOP"} <= coloured
+    assert {"FILLED", "PARTIAL", "FAILED", "ORDER SUBMITTED", "ALREADY LONG", "INACTIVE", "WAITING", "TAKE PROFIT",
+            "STOP LOSS", "TRAILING STOP"} <= coloured
     assert all(r["ranges"][0]["startColumnIndex"] == 5 for r in config.conditional_formats)
     assert {(p["range"]["startColumnIndex"], p["warningOnly"]) for p in config.protected_ranges} == {(5, True), (6, True)}
     assert fake.values(SHEET, "Performance")[0][0] == "symbol"
