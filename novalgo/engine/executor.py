@@ -168,8 +168,19 @@ class Executor(ExitOrders):
                                                                        list[dict[str, Any]]]:
         """The plan as it will stand once the older orders of ours this alert replaces are cancelled,
         with those orders: every one pointing against the signal, or else a resting limit entry on
-        the same side (the newer signal sets the price). Reads only."""
+        the same side (the newer signal sets the price). Cancels nothing."""
         others = self.journal.open_orders(alert["symbol"], exclude_alert=alert["id"])
+        # Decided on what Alpaca says of them now (one batched read, only when there are any the
+        # stream may not have told of): one it no longer knows (a paper reset) must not make this
+        # signal ALREADY LONG. While the stream is up, an order heard of lately is as the journal says.
+        stale = self.clock() - RECONCILE_EVERY
+        sent = [o for o in others if o["state"] != SENDING and (not self.stream_live() or o["updated_at"] < stale)]
+        if sent:
+            states = self.broker.orders([o["client_order_id"] for o in sent])
+            for cid, state in states.items():
+                self._record(cid, state)
+            self._end_unknown(sent, states)
+            others = self.journal.open_orders(alert["symbol"], exclude_alert=alert["id"])
         plan = self._plan(alert, row, others)
         if plan.cancel_first:
             return self._plan(alert, row, []), others, []

@@ -272,7 +272,7 @@ def test_a_close_on_a_stale_cached_long_does_not_open_a_short(make, fake):
     services = make()
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]
     assert held(fake, "NVDA") == 10
-    assert services.broker.position_is_current("NVDA"), "the stream-fed position is trusted"
+    wait_for(lambda: services.broker.position_is_current("NVDA"), "the stream-fed position to be trusted")
     # The trader's own stop filled and its event never arrived, while the socket still looks alive.
     fake.set_position("NVDA", 0)
     assert services.updates.live and services.broker.position("NVDA").qty == 10
@@ -286,6 +286,7 @@ def test_a_close_on_a_stale_cached_long_does_not_open_a_short(make, fake):
 def test_a_flip_on_a_stale_cached_long_sells_only_to_open_the_short(make, fake):
     services = make()
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]
+    wait_for(lambda: services.broker.position_is_current("NVDA"), "the stream-fed position to be trusted")
     fake.set_position("NVDA", 0)  # sold outside NovAlgo; the event was lost
     assert send(services, "sell", "NVDA", 100) == ["FILLED"]
     assert held(fake, "NVDA") == -10, "one short of the row's size, not 20"
@@ -295,6 +296,7 @@ def test_an_entry_still_trusts_the_stream_and_reads_nothing_first(make, fake):
     services = make()
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]
     assert send(services, "close", "NVDA", 100) == ["WAITING"]
+    wait_for(lambda: services.broker.position_is_current("NVDA"), "the close's fill event")
     with fake.lock:
         fake.request_log.clear()
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]

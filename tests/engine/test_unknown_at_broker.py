@@ -96,6 +96,19 @@ def test_an_order_the_reset_account_no_longer_knows_ends_and_the_symbol_trades_a
     assert services.journal.get(first["id"])["reason"] == UNKNOWN, "the old alert still says why it ended"
 
 
+def test_a_signal_decided_before_the_trackers_pass_is_not_blocked_by_the_vanished_order(settings, fake, clock):
+    """The next alert reads our older open orders on the symbol from Alpaca before planning on them."""
+    services = make_services(settings, fake, clock)
+    fake.fill_delay = 3600.0
+    assert send(services, clock, "buy") == ["ORDER SUBMITTED"]
+    first = services.journal.recent(1)[0]
+    fake.reset_account()
+    fake.fill_delay = 0.0
+    assert send(services, clock, "buy") == ["FILLED"], "not ALREADY LONG against an order that is gone"
+    assert held(fake) > 0
+    assert services.journal.get(first["id"])["orders"][0]["state"] == "unknown"
+
+
 def test_an_open_order_met_while_resuming_its_alert_ends_as_unknown(settings, fake, clock):
     """The alert itself finds it gone (the leader restarted after the reset): no endless retry."""
     services = make_services(settings, fake, clock)
