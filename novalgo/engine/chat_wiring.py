@@ -29,10 +29,11 @@ def slack_on(settings) -> bool:
     return bool(settings.chat.slack_signing_secret)
 
 
-def action_queue(services) -> ActionQueue:
+def action_queue(services, clock: Callable[[], float] = time.time) -> ActionQueue:
+    """The queue of actions in the journal's file, shared by the web workers and the leader."""
     from novalgo.engine.services import JOURNAL_FILE
 
-    return ActionQueue(services.settings.data_dir / JOURNAL_FILE)
+    return ActionQueue(services.settings.data_dir / JOURNAL_FILE, clock)
 
 
 def _settings_tab(services):
@@ -57,7 +58,7 @@ def leader_desk(services, clock: Callable[[], float] = time.time) -> tuple[Desk,
     journal = services.work_journal
     tab = _settings_tab(services)
     positions = LeaderPositions(services.broker, journal, clock)
-    queue = action_queue(services)
+    queue = action_queue(services, clock)
     switchboard = Switchboard(journal, services.settings, services.sheet, services.config, tab, services.broker,
                               lambda text: services.outbox.add_event("chat", text, TRADES),
                               wake=services.wakeup.notify, clock=clock)
@@ -69,14 +70,14 @@ def leader_desk(services, clock: Callable[[], float] = time.time) -> tuple[Desk,
 
 def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
     """A web worker's desk: the journal and the tabs as the leader last read them; actions queued."""
-    from novalgo.engine.services import JOURNAL_FILE, SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
+    from novalgo.engine.services import SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
     from novalgo.sheet.cache import saved_snapshot
     from novalgo.sheet.settings_tab import saved_settings
 
     data = services.settings.data_dir
     local = services.sheet.kind == "local"  # CSV files cost nothing to read; Google is never asked here
     tab = _settings_tab(services)
-    queue = ActionQueue(data / JOURNAL_FILE, clock=clock)
+    queue = action_queue(services, clock)
 
     def config() -> ConfigSnapshot:
         if local:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from novalgo.broker.base import Position
 from novalgo.domain import chat
@@ -33,7 +33,6 @@ from novalgo.domain.config_rows import ConfigRow, ConfigSnapshot
 from novalgo.domain.fifo import match_fifo
 from novalgo.domain.guards import AccountGuards
 from novalgo.domain.money import plain
-from novalgo.domain.notify_messages import TRADES
 from novalgo.engine.flatten import journal_close
 from novalgo.engine.guards import pause_reasons
 from novalgo.engine.journal import Journal
