@@ -47,7 +47,7 @@ POSITIONS_KEY = "chat:positions"  # the leader's last read of the positions, for
 ASK_KEY = "chat:flatten-asked:{who}"  # a /flatten waiting for its confirmation
 POSITIONS_TTL = 5.0  # seconds one broker read serves the leader's answers
 ACTION_MAX_AGE = 300.0  # a queued action the leader finds older than this is not done (it was down)
-STATUS_WINDOW = 7 * 86400.0  # a row's newest status is looked for among this many seconds of alerts
+STATUS_WINDOW = 86400.0  # a row's newest status is looked for among the last day's alerts (else the sheet's cell)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_actions (
