@@ -154,8 +154,9 @@ def held_text(qty: Decimal) -> str:
 
 
 def status_text(paused: Sequence[str], rows: Sequence[RowLine], pnl_today: Decimal, trades_today: int,
-                as_of: str = "") -> str:
-    """/status: trading on or off (and why off), a line per row, today's realised P&L."""
+                note: str = "") -> str:
+    """/status: trading on or off (and why off), a line per row, today's realised P&L; ``note``
+    last (how old the positions are, say)."""
     lines = ["Trading: OFF – " + "; ".join(paused) if paused else "Trading: ON"]
     for row in rows:
         parts = [held_text(row.held)]
@@ -168,12 +169,12 @@ def status_text(paused: Sequence[str], rows: Sequence[RowLine], pnl_today: Decim
     if not rows:
         lines.append("No rows in the Config tab.")
     lines.append(f"Today: {signed_money(pnl_today)} realised ({trades_today} trade{'s' if trades_today != 1 else ''})")
-    if as_of:
-        lines.append(f"Positions as of {as_of}")
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
-def positions_text(holdings: Sequence[Holding], as_of: str = "") -> str:
+def positions_text(holdings: Sequence[Holding], note: str = "") -> str:
     """/positions: one line a symbol held."""
     lines = []
     for h in sorted(holdings, key=lambda h: h.symbol):
@@ -186,8 +187,8 @@ def positions_text(holdings: Sequence[Holding], as_of: str = "") -> str:
             line += f", open P&L {signed_money(h.unrealized)}"
         lines.append(line)
     lines = lines or ["Nothing held."]
-    if as_of:
-        lines.append(f"As of {as_of}")
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 

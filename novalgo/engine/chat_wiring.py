@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 ACTIONS_EVERY = 1.0  # seconds between the leader's looks at actions a web worker queued
 POSITIONS_EVERY = 15.0  # seconds between reads of the positions kept for Slack's answers
 TELEGRAM_TICK = 0.2  # seconds between long polls (each one itself waits for a message)
+LEADER_STALE = 15.0  # seconds without the executor's heartbeat before a queued action is said to wait
 
 
 def telegram_on(settings) -> bool:
@@ -89,9 +90,17 @@ def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
             return tab.guards()[0]
         return saved_settings(data / SETTINGS_SNAPSHOT_FILE)[0]
 
+    def act(action) -> str:
+        answer = queue.add(action)
+        beat = services.journal.heartbeat()
+        if beat is None or clock() - beat > LEADER_STALE:
+            answer += (f" But the bot's executor is not running now: it is done only if it is back within "
+                       f"{queue.max_age / 60:.0f} minutes.")
+        return answer
+
     readings = Readings(config=config, tab_guards=tab_guards, positions=lambda: stored_positions(services.journal),
                         fills=_fills(services, queue, None))
-    return Desk(services.journal, services.settings, readings, queue.add, clock)
+    return Desk(services.journal, services.settings, readings, act, clock)
 
 
 def chat_loops(services) -> list[tuple[str, float, Callable[[], object]]]:

@@ -37,7 +37,8 @@ from novalgo.engine.flatten import journal_close
 from novalgo.engine.guards import pause_reasons
 from novalgo.engine.journal import Journal
 from novalgo.errors import NovalgoError
-from novalgo.settings import Settings
+from novalgo.domain.notify_messages import scrub
+from novalgo.settings import Settings, secret_values
 from novalgo.sqlite import ThreadConnections
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,14 @@ class Desk:
         self.readings = readings
         self.act = act
         self.clock = clock
+        self.secrets = secret_values(settings)
 
     def handle(self, command: Command, who: str, key: str, may_act: bool = True, prefix: str = "/") -> str:
         """The answer to one command from ``who`` (``telegram:<chat>``, ``slack:<user>``); ``key``
-        names the message, so an action is done once per message."""
+        names the message, so an action is done once per message. Never holds a secret."""
+        return scrub(self._answer(command, who, key, may_act, prefix), self.secrets)
+
+    def _answer(self, command: Command, who: str, key: str, may_act: bool, prefix: str) -> str:
         verb = command.verb
         try:
             if verb == chat.HELP:
@@ -155,6 +160,9 @@ class Desk:
         except (NovalgoError, OSError, sqlite3.Error) as e:
             log.warning("chat command %s from %s failed: %s", verb, who, e)
             return f"Sorry, I could not answer that now: {e}"
+        except Exception as e:  # a bug: said and logged, and the next command is still answered
+            log.exception("chat command %s from %s failed", verb, who)
+            return f"Sorry, something went wrong ({type(e).__name__}); it is in the log."
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -209,10 +217,12 @@ class Desk:
         return lines
 
     def _as_of(self, read_at: float | None) -> str:
+        """A line on how old the positions shown are (none when fresh)."""
         if read_at is None:
-            return "never (the bot has not read them yet)"
-        age = self.clock() - read_at
-        return "" if age < 30 else datetime.fromtimestamp(read_at, self.settings.timezone).strftime("%H:%M:%S")
+            return "Positions not read yet: is the bot running?"
+        if self.clock() - read_at < 30:
+            return ""
+        return f"Positions as of {datetime.fromtimestamp(read_at, self.settings.timezone):%H:%M:%S}"
 
     # -- flatten: asked, then confirmed ------------------------------------------------------
 
@@ -268,6 +278,9 @@ class Switchboard:
             text = f"Could not write the sheet, nothing changed: {e}"
         except NovalgoError as e:
             text = f"Could not {action.verb}: {e}"
+        except Exception as e:  # a bug must not leave the action to be retried for ever
+            log.exception("chat: %s failed", action.describe())
+            text = f"Could not {action.verb}: something went wrong ({type(e).__name__}); it is in the log."
         log.info("chat: %s by %s: %s", action.verb, action.who, text)
         try:
             self.notify(f"{text} (from {action.who})")
@@ -349,7 +362,7 @@ class ActionQueue:
         db = self._connections.get()
         db.execute("INSERT OR IGNORE INTO chat_actions (created_at, verb, symbol, who, key) VALUES (?,?,?,?,?)",
                    (self.clock(), action.verb, action.symbol, action.who, action.key))
-        return f"OK, {action.describe()}: the bot does it within seconds, and its notifications will say so."
+        return f"OK, {action.describe()}: queued, the bot does it within seconds."
 
     def run_once(self, perform: Callable[[Action], str]) -> int:
         """The leader's loop: carry out what is queued, oldest first; returns how many were done."""

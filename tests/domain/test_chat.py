@@ -76,7 +76,7 @@ def test_status_says_trading_each_row_and_today():
         "MSFT 5 Min: short 3, 2 open orders, INACTIVE, paused (not active)",
         "Today: +$120.50 realised (3 trades)",
     ]
-    off = chat.status_text(["trading is off on the Settings tab"], [], Decimal(0), 1, as_of="09:30:00")
+    off = chat.status_text(["trading is off on the Settings tab"], [], Decimal(0), 1, "Positions as of 09:30:00")
     assert off.splitlines() == ["Trading: OFF – trading is off on the Settings tab", "No rows in the Config tab.",
                                 "Today: $0.00 realised (1 trade)", "Positions as of 09:30:00"]
 

@@ -40,6 +40,7 @@ def app(settings, clock):
 def leader(services, clock):
     """What the leader runs for Slack: the positions it keeps, and the queued actions it carries out."""
     desk, switchboard, positions, queue = leader_desk(services, clock)
+    services.journal.set_meta("executor_heartbeat", str(clock.now))  # the leader is alive
     return positions, lambda: queue.run_once(switchboard.perform)
 
 
@@ -126,7 +127,7 @@ def test_only_listed_users_may_act(client, services, clock, leader, no_outside_c
 
 def test_a_pause_is_queued_and_the_leader_writes_the_sheet(client, services, clock, leader, no_outside_calls):
     assert say(client, clock, "pause AAPL", BOSS) == \
-        "OK, pause AAPL: the bot does it within seconds, and its notifications will say so."
+        "OK, pause AAPL: queued, the bot does it within seconds."
     assert say(client, clock, "pause", BOSS).startswith("OK, pause all entries: ")
     assert services.config.snapshot().find("AAPL", 15).active, "nothing is done on the request path"
 
@@ -158,7 +159,10 @@ def test_flatten_asked_and_confirmed_over_slack(client, services, clock, leader)
 
 
 def test_an_action_the_leader_finds_stale_is_not_done(client, services, clock, leader):
-    say(client, clock, "pause", BOSS)
+    clock.now += 20  # no heartbeat for 20 s: the executor is down
+    assert say(client, clock, "pause", BOSS) == (
+        "OK, pause all entries: queued, the bot does it within seconds. But the bot's executor is not running "
+        "now: it is done only if it is back within 5 minutes.")
     clock.now += 301  # the leader was away for five minutes
     _, run_actions = leader
     assert run_actions() == 1
