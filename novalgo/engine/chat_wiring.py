@@ -32,9 +32,7 @@ def slack_on(settings) -> bool:
 
 def action_queue(services, clock: Callable[[], float] = time.time) -> ActionQueue:
     """The queue of actions in the journal's file, shared by the web workers and the leader."""
-    from novalgo.engine.services import JOURNAL_FILE
-
-    return ActionQueue(services.settings.data_dir / JOURNAL_FILE, clock)
+    return ActionQueue(services.journal.path, clock)
 
 
 def _settings_tab(services):
@@ -71,11 +69,9 @@ def leader_desk(services, clock: Callable[[], float] = time.time) -> tuple[Desk,
 
 def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
     """A web worker's desk: the journal and the tabs as the leader last read them; actions queued."""
-    from novalgo.engine.services import SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
     from novalgo.sheet.cache import saved_snapshot
     from novalgo.sheet.settings_tab import saved_settings
 
-    data = services.settings.data_dir
     local = services.sheet.kind == "local"  # CSV files cost nothing to read; Google is never asked here
     tab = _settings_tab(services)
     queue = action_queue(services, clock)
@@ -83,12 +79,13 @@ def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
     def config() -> ConfigSnapshot:
         if local:
             return services.config.snapshot()
-        return saved_snapshot(data / SNAPSHOT_FILE) or ConfigSnapshot(problems=("not read yet",))
+        saved = saved_snapshot(services.config.snapshot_path) if services.config.snapshot_path else None
+        return saved or ConfigSnapshot(problems=("not read yet",))
 
     def tab_guards():
         if local and tab is not None:
             return tab.guards()[0]
-        return saved_settings(data / SETTINGS_SNAPSHOT_FILE)[0]
+        return saved_settings(tab.snapshot_path)[0] if tab is not None and tab.snapshot_path else AccountGuards()
 
     def act(action) -> str:
         answer = queue.add(action)
