@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from novalgo import channels as wire
-from novalgo.domain.chat import parse_command
+from novalgo.domain.chat import ACTIONS, parse_command
 from novalgo.domain.notify_messages import scrub
 from novalgo.engine.commands import Desk
 from novalgo.engine.journal import Journal
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 OFFSET_KEY = "telegram:update_offset"
 BACKOFF = (2.0, 300.0)  # seconds: the first wait after a failure, doubling up to the second
+# Telegram keeps messages for a day: a pause or flatten typed while the bot was down longer than
+# this ago is not done when it comes back (the trader may have acted otherwise since).
+STALE_ACTION = 300.0
 
 
 class TelegramBot:
@@ -90,6 +93,10 @@ class TelegramBot:
             return None
         command = parse_command(text)
         log.info("telegram: %s from chat %s, user %s", command.verb, chat_id, user_id or "?")
+        age = self.clock() - float(message.get("date") or self.clock())
+        if command.verb in ACTIONS and age > STALE_ACTION:
+            return chat_id, (f"Not done: that {text.split()[0]} was sent {age / 60:.0f} min ago, while the bot was "
+                             f"away. Send it again if you still want it.")
         answer = self.desk.handle(command, who=f"telegram:{chat_id}", key=f"telegram:{update_id}", prefix="/")
         return chat_id, scrub(answer, self.secrets)
 

@@ -51,8 +51,9 @@ def new_bot(services, clock) -> TelegramBot:
 
 
 def ask(telegram, bot, text, **who) -> list[str]:
-    """Type a message; the bot's one poll answers it; returns what came back to that chat."""
+    """Type a message now (the bot's clock); its one poll answers it; returns what came back."""
     before = len(telegram.messages)
+    who.setdefault("date", bot.clock())
     telegram.say(text, **who)
     bot.run_once()
     return [m["text"] for m in telegram.messages[before:]]
@@ -165,6 +166,14 @@ def test_a_restart_mid_conversation_keeps_the_question_and_the_offset(services, 
     assert len(telegram.texts) == 2, "the question was not asked again"
     assert run_queue(services) == ["WAITING"]
     assert held(services, "HOOD") == 0
+
+
+def test_an_action_typed_while_the_bot_was_away_is_not_done(services, telegram, clock):
+    bot = new_bot(services, clock)
+    assert ask(telegram, bot, "/pause", date=clock.now - 3600) == [
+        "Not done: that /pause was sent 60 min ago, while the bot was away. Send it again if you still want it."]
+    assert not parse_settings_tab(services.sheet.read_settings())[0].paused
+    assert ask(telegram, bot, "/status", date=clock.now - 3600)[0].startswith("Trading: ON"), "a read is still answered"
 
 
 def test_positions_pnl_and_alerts(services, telegram, clock):

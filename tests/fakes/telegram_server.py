@@ -44,13 +44,15 @@ class FakeTelegram(ServedApp, Troubled):
         self._arrived = threading.Condition()
         self.app = self._build()
 
-    def say(self, text: str, chat_id: str | None = None, user_id: int = 7001, chat_type: str = "private") -> int:
-        """A message to the bot from ``user_id`` in ``chat_id`` (the notification chat unless given)."""
+    def say(self, text: str, chat_id: str | None = None, user_id: int = 7001, chat_type: str = "private",
+            date: float | None = None) -> int:
+        """A message to the bot from ``user_id`` in ``chat_id`` (the notification chat unless given),
+        sent at ``date`` (Unix seconds; now unless given)."""
         chat = int(chat_id or self.chat_id)
         with self._arrived:
             update_id = next(self._ids)
             self.updates.append({"update_id": update_id, "message": {
-                "message_id": update_id % 10000, "date": int(time.time()), "text": text,
+                "message_id": update_id % 10000, "date": int(time.time() if date is None else date), "text": text,
                 "from": {"id": user_id, "is_bot": False, "first_name": "Trader"},
                 "chat": {"id": chat, "type": chat_type}}})
             self._arrived.notify_all()
