@@ -87,6 +87,10 @@ class ChatSettings:
     telegram_poll: float = 20.0  # seconds a getUpdates long poll waits for a message
     slack_signing_secret: str | None = _secret()
     slack_allowed: tuple[str, ...] = ()  # Slack user ids who may pause, resume or flatten
+    # Discord's interactions endpoint (/discord/interactions): the application's public key (hex)
+    # checks every request's Ed25519 signature; the user ids listed may act.
+    discord_public_key: str | None = None
+    discord_allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,21 @@ def _chat_settings(r: "EnvReader") -> ChatSettings:
         telegram_poll=r.number("NOVALGO_TELEGRAM_POLL", 20.0, float, low=0, high=50),
         slack_signing_secret=r.text("NOVALGO_SLACK_SIGNING_SECRET"),
         slack_allowed=_ids(r.text("NOVALGO_SLACK_ALLOWED")),
+        discord_public_key=r.parsed("NOVALGO_DISCORD_PUBLIC_KEY", None, _public_key),
+        discord_allowed=_ids(r.text("NOVALGO_DISCORD_ALLOWED")),
     )
+
+
+def _public_key(raw: str | None) -> str | None:
+    """An Ed25519 public key as Discord shows it: 64 hex digits."""
+    if raw is None:
+        return None
+    try:
+        if len(bytes.fromhex(raw)) == 32:
+            return raw.lower()
+    except ValueError:
+        pass
+    raise ValueError("expected the application's public key: 64 hex digits (General Information)")
 
 
 def secret_values(settings: Settings) -> list[str]:

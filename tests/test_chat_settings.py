@@ -31,3 +31,10 @@ def test_defaults_take_commands_only_where_a_chat_is_set_up():
 def test_a_poll_beyond_telegrams_limit_is_refused():
     with pytest.raises(SettingsError, match="NOVALGO_TELEGRAM_POLL='90': must be between 0 and 50"):
         Settings.from_env({"NOVALGO_TELEGRAM_POLL": "90"}, dotenv=None)
+
+
+def test_discords_public_key_must_look_like_one():
+    key = "AB" * 32
+    assert Settings.from_env({"NOVALGO_DISCORD_PUBLIC_KEY": key}, dotenv=None).chat.discord_public_key == key.lower()
+    with pytest.raises(SettingsError, match="NOVALGO_DISCORD_PUBLIC_KEY='abc': expected the application's public key"):
+        Settings.from_env({"NOVALGO_DISCORD_PUBLIC_KEY": "abc"}, dotenv=None)

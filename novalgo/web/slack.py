@@ -36,12 +36,13 @@ def _clock():
     return current_app.extensions.get("novalgo.clock", time.time)
 
 
-def _desk():
-    desk = current_app.extensions.get("novalgo.slack_desk")
+def chat_desk():
+    """The web workers' desk (stored reads, queued actions), built once per app; Discord shares it."""
+    desk = current_app.extensions.get("novalgo.chat_desk")
     if desk is None:
         from novalgo.engine.chat_wiring import web_desk
 
-        desk = current_app.extensions["novalgo.slack_desk"] = web_desk(current_app.extensions["novalgo"], _clock())
+        desk = current_app.extensions["novalgo.chat_desk"] = web_desk(current_app.extensions["novalgo"], _clock())
     return desk
 
 
@@ -72,5 +73,5 @@ def command():
                  "" if may_act else " (not allowed to act)")
     # Slack's id of the request is not sent; the trigger id is unique per invocation.
     key = f"slack:{form.get('trigger_id') or request.headers.get('X-Slack-Request-Timestamp')}:{user}"
-    text = _desk().handle(parsed, who=f"slack:{user}", key=key, may_act=may_act, prefix=PREFIX)
+    text = chat_desk().handle(parsed, who=f"slack:{user}", key=key, may_act=may_act, prefix=PREFIX)
     return jsonify(response_type="ephemeral", text=text)
