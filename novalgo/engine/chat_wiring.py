@@ -26,8 +26,9 @@ def telegram_on(settings) -> bool:
     return bool(settings.chat.telegram_commands and notify.telegram_token and notify.telegram_chat)
 
 
-def slack_on(settings) -> bool:
-    return bool(settings.chat.slack_signing_secret)
+def web_commands_on(settings) -> bool:
+    """Slack's or Discord's command endpoint is set up: web workers queue actions for the leader."""
+    return bool(settings.chat.slack_signing_secret or settings.chat.discord_public_key)
 
 
 def action_queue(services, clock: Callable[[], float] = time.time) -> ActionQueue:
@@ -101,9 +102,10 @@ def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
 
 
 def chat_loops(services) -> list[tuple[str, float, Callable[[], object]]]:
-    """The leader's threads for commands: the Telegram poller, Slack's queued actions, the positions kept."""
+    """The leader's threads for commands: the Telegram poller; for Slack and Discord, the actions
+    their web workers queued and the positions kept for their answers."""
     settings = services.settings
-    if not (telegram_on(settings) or slack_on(settings)):
+    if not (telegram_on(settings) or web_commands_on(settings)):
         return []
     from novalgo.engine.telegram_bot import TelegramBot
 
@@ -111,7 +113,7 @@ def chat_loops(services) -> list[tuple[str, float, Callable[[], object]]]:
     loops: list[tuple[str, float, Callable[[], object]]] = []
     if telegram_on(settings):
         loops.append(("novalgo-telegram-commands", TELEGRAM_TICK, TelegramBot(services.work_journal, desk, settings).run_once))
-    if slack_on(settings):
+    if web_commands_on(settings):
         loops.append(("novalgo-chat-actions", ACTIONS_EVERY, lambda: queue.run_once(switchboard.perform)))
         loops.append(("novalgo-chat-positions", POSITIONS_EVERY, positions.refresh))
     return loops

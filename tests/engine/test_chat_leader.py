@@ -50,3 +50,14 @@ def test_a_telegram_that_hangs_delays_no_order(settings, telegram):
         assert not telegram.texts
     finally:
         background.stop()
+
+
+def test_the_leader_runs_only_the_command_threads_something_needs(settings, telegram):
+    from novalgo.engine.chat_wiring import chat_loops
+
+    def names(**chat):
+        return [name for name, _, _ in chat_loops(build_services(settings.with_overrides(chat=ChatSettings(**chat))))]
+    assert names() == []
+    assert names(discord_public_key="ab" * 32) == ["novalgo-chat-actions", "novalgo-chat-positions"]
+    with_telegram = build_services(leader_settings(settings, telegram, telegram_commands=False))
+    assert [name for name, _, _ in chat_loops(with_telegram)] == ["novalgo-chat-actions", "novalgo-chat-positions"]
