@@ -48,6 +48,7 @@ POSITIONS_KEY = "chat:positions"  # the leader's last read of the positions, for
 ASK_KEY = "chat:flatten-asked:{who}"  # a /flatten waiting for its confirmation
 POSITIONS_TTL = 5.0  # seconds one broker read serves the leader's answers
 ACTION_MAX_AGE = 300.0  # a queued action the leader finds older than this is not done (it was down)
+ACTIONS_KEPT = 7 * 86400.0  # done actions are kept this long (who did what), then deleted
 STATUS_WINDOW = 86400.0  # a row's newest status is looked for among the last day's alerts (else the sheet's cell)
 
 SCHEMA = """
@@ -376,6 +377,8 @@ class ActionQueue:
             else:
                 result = perform(action)
             db.execute("UPDATE chat_actions SET done_at=?, result=? WHERE seq=?", (self.clock(), result, row["seq"]))
+        if rows:
+            db.execute("DELETE FROM chat_actions WHERE done_at<?", (self.clock() - ACTIONS_KEPT,))
         return len(rows)
 
     def newest_fill_account(self) -> str | None:
