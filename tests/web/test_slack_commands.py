@@ -173,3 +173,14 @@ def test_slack_commands_are_off_without_a_signing_secret(settings, clock):
     client = create_app(settings, start_background=False).test_client()
     body = command_body("status", BOSS)
     assert client.post("/slack/command", data=body, headers=signed(body, NOW)).status_code == 404
+
+
+def test_with_a_google_sheet_answers_read_the_tabs_the_leader_saved(client, services, clock, leader, monkeypatch):
+    services.sheet.write_statuses([(("AAPL", 15), "FILLED", "now")])
+    services.config.refresh()  # the leader's reads, saved beside the journal
+    services.guards.tab.refresh()
+    monkeypatch.setattr(services.sheet, "kind", "google", raising=False)
+    for name in ("read_config", "read_settings"):
+        monkeypatch.setattr(services.sheet, name, lambda: pytest.fail("the sheet was read on the request path"))
+    status = say(client, clock, "status")
+    assert status.splitlines()[:2] == ["Trading: ON", "AAPL 15 Min: flat, FILLED"]
