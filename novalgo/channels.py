@@ -79,6 +79,25 @@ def post_telegram(api_url: str, token: str, chat_id: str, text: str, *, timeout:
     raise ChannelError(f"telegram: the Bot API answered {code} {answer.get('description', body[:200])!r}")
 
 
+def telegram_updates(api_url: str, token: str, offset: int, *, poll: float, timeout: float) -> list[dict]:
+    """Bot API ``getUpdates`` (a long poll of ``poll`` seconds) for messages from ``offset`` on.
+
+    Asking with an offset confirms every update below it: Telegram does not send those again.
+    """
+    url = f"{api_url.rstrip('/')}/bot{token}/getUpdates"
+    payload = {"offset": offset, "timeout": int(poll), "allowed_updates": ["message"]}
+    status, headers, body = _post_json(url, payload, poll + timeout, "telegram")
+    answer = _json(body)
+    if answer.get("ok") is True and isinstance(answer.get("result"), list):
+        return answer["result"]
+    code = answer.get("error_code", status)
+    if code == 429:
+        raise ChannelError("telegram: rate limited (429)",
+                           _seconds((answer.get("parameters") or {}).get("retry_after") or _header(headers, "Retry-After")))
+    # 409: another getUpdates is running for this bot, or the bot has a webhook set.
+    raise ChannelError(f"telegram: getUpdates answered {code} {answer.get('description', body[:200])!r}")
+
+
 @dataclass(frozen=True)
 class SmtpServer:
     """Where mail goes: STARTTLS (or TLS on port 465), a login when a user is set."""

@@ -77,6 +77,23 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class ChatSettings:
+    """Commands from a phone: the notification Telegram bot answers /status, /pause, ... by long
+    polling (leader only); Slack posts its slash command to /slack/command (see novalgo/web/slack.py)."""
+
+    telegram_commands: bool = True  # on whenever the Telegram notifications are configured
+    # Chat and user ids obeyed; the notification chat is always among them.
+    telegram_allowed: tuple[str, ...] = ()
+    telegram_poll: float = 20.0  # seconds a getUpdates long poll waits for a message
+    slack_signing_secret: str | None = _secret()
+    slack_allowed: tuple[str, ...] = ()  # Slack user ids who may pause, resume or flatten
+    # Discord's interactions endpoint (/discord/interactions): the application's public key (hex)
+    # checks every request's Ed25519 signature; the user ids listed may act.
+    discord_public_key: str | None = None
+    discord_allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     # The web service.
     webhook_secret: str | None = _secret()
@@ -124,6 +141,8 @@ class Settings:
 
     # Live notifications (Slack, Discord, Telegram, email), written by the leader from the outbox.
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # Commands from Telegram and Slack (pause, resume, flatten, status, ...).
+    chat: ChatSettings = field(default_factory=ChatSettings)
     # Guard rails: these and the Settings tab both apply, the stricter of the two winning.
     guards: AccountGuards = AccountGuards()
     settings_tab: str = "Settings"
@@ -191,6 +210,7 @@ class Settings:
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),
             notify=_notify_settings(reader),
+            chat=_chat_settings(reader),
             guards=_guards(reader),
             settings_tab=reader.text("NOVALGO_SETTINGS_TAB", "Settings"),
         )
@@ -250,10 +270,38 @@ def _notify_settings(r: "EnvReader") -> NotifySettings:
     return notify
 
 
+def _ids(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").replace(";", ",").replace(" ", ",").split(",") if part.strip())
+
+
+def _chat_settings(r: "EnvReader") -> ChatSettings:
+    return ChatSettings(
+        telegram_commands=r.flag("NOVALGO_TELEGRAM_COMMANDS", True),
+        telegram_allowed=_ids(r.text("NOVALGO_TELEGRAM_ALLOWED")),
+        telegram_poll=r.number("NOVALGO_TELEGRAM_POLL", 20.0, float, low=0, high=50),
+        slack_signing_secret=r.text("NOVALGO_SLACK_SIGNING_SECRET"),
+        slack_allowed=_ids(r.text("NOVALGO_SLACK_ALLOWED")),
+        discord_public_key=r.parsed("NOVALGO_DISCORD_PUBLIC_KEY", None, _public_key),
+        discord_allowed=_ids(r.text("NOVALGO_DISCORD_ALLOWED")),
+    )
+
+
+def _public_key(raw: str | None) -> str | None:
+    """An Ed25519 public key as Discord shows it: 64 hex digits."""
+    if raw is None:
+        return None
+    try:
+        if len(bytes.fromhex(raw)) == 32:
+            return raw.lower()
+    except ValueError:
+        pass
+    raise ValueError("expected the application's public key: 64 hex digits (General Information)")
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold (fields kept out of repr), to scrub from outgoing text."""
     found = []
-    for holder in (settings, settings.notify):
+    for holder in (settings, settings.notify, settings.chat):
         for f in fields(holder):
             value = getattr(holder, f.name)
             if not f.repr and isinstance(value, str) and value:

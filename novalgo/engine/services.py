@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from novalgo.broker.base import Broker
 from novalgo.engine.activity import ActivityAppender
+from novalgo.engine.chat_wiring import chat_loops
 from novalgo.engine.exchange_days import ExchangeDays
 from novalgo.engine.executor import Executor
 from novalgo.engine.flatten import FLATTEN_EVERY, FlattenSchedule
@@ -113,4 +114,6 @@ def leader_loops(services: Services) -> list[tuple[str, float, object]]:
         ("novalgo-flatten", FLATTEN_EVERY, flatten.run_once),
         # Also keeps the Settings tab's copy for /health fresh: a local file costs nothing to read.
         ("novalgo-guards", 2.0 if services.sheet.kind == "local" else WATCH_EVERY, services.guards.watch),
+        # Commands from a phone (Telegram's poller, Slack's queued actions): none unless configured.
+        *chat_loops(services),
     ]

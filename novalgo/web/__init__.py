@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     """A NovAlgo app; starts the background leader candidate unless told not to."""
     from novalgo.engine.background import Background
     from novalgo.engine.services import build_services
-    from novalgo.web import admin, webhook  # the blueprints import this package: load them last
+    from novalgo.web import admin, discord, slack, webhook  # the blueprints import this package: load them last
 
     settings = settings or Settings.from_env()
     services = build_services(settings, broker=broker, sheet=sheet)
@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None, broker: Broker | None = None, s
     app.extensions["novalgo.background"] = background
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(slack.blueprint)  # /slack/command: 404 unless a signing secret is set
+    app.register_blueprint(discord.blueprint)  # /discord/interactions: 404 unless a public key is set
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -169,6 +169,14 @@ def test_nginx_guards_admin_reads_and_redirects_plain_http(proxied):
     assert request(http_port, "GET", "/config", source="127.0.0.2")[0] == 301
 
 
+def test_nginx_passes_slack_and_discord_commands_from_anywhere_over_https_only(proxied):
+    _, http_port, https_port, _ = proxied
+    for path in ("/slack/command", "/discord/interactions"):
+        assert request(https_port, "POST", path, body=b"text=status", source="127.0.0.3", tls=True)[0] == 200
+        assert request(http_port, "POST", path, body=b"text=status", source="127.0.0.3")[0] == 301
+    assert request(https_port, "POST", "/slack/commandx", body=b"", source="127.0.0.3", tls=True)[0] == 403
+
+
 def test_nginx_refuses_big_bodies_and_floods(proxied):
     _, http_port, _, _ = proxied
     assert request(http_port, "POST", "/webhook", body=b"x" * (65 * 1024), source="127.0.0.2")[0] == 413
