@@ -24,7 +24,7 @@ from alpaca.data.requests import CryptoLatestTradeRequest, StockBarsRequest, Sto
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.common.enums import Sort
-from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, PositionIntent, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
 from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
                                      OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, StopOrderRequest,
@@ -119,7 +119,6 @@ class AlpacaBroker:
         self._heard: dict[str, Decimal] = {}  # broker order id → filled qty the stream reported
         self._unheard: dict[str, tuple[str, Decimal]] = {}  # broker order id → (symbol, filled qty)
         self._lock = threading.Lock()
-        self._just_listed = threading.local()  # the position this thread last listed, until asked again
 
     @classmethod
     def from_settings(cls, settings, **options: Any) -> "AlpacaBroker":
@@ -162,20 +161,12 @@ class AlpacaBroker:
                 qty = self._held.get(symbol)
                 if qty is None and self._known_crypto(symbol):
                     qty = self._held.get(normalize_symbol(symbol, "CRYPTO"))
-                self._just_listed.found = None
                 return Position(symbol, qty or ZERO)
-        found = self._listed(symbol)
-        self._just_listed.found = found  # as fresh as held_now would be, for this thread's next ask
-        return found
+        return self.held_now(symbol)
 
     def held_now(self, symbol: str) -> Position:
         """From a positions list begun after this call (shared with others asking), never the
-        stream's cache: a fill event lost on a socket that looks alive cannot make a close sell
-        shares the account no longer holds. A list this thread's ``position`` just made serves."""
-        just, self._just_listed.found = getattr(self._just_listed, "found", None), None
-        return just if just is not None and just.symbol == symbol else self._listed(symbol)
-
-    def _listed(self, symbol: str) -> Position:
+        stream's cache."""
         positions = self._positions()
         found = positions.get(symbol)
         if found is None and self._known_crypto(symbol):
@@ -498,6 +489,11 @@ class AlpacaBroker:
             if qty <= 0:
                 raise OrderRejected(f"order of {order.qty} {order.symbol} rounds to nothing")
             fields["qty"] = qty
+        if order.closing and not crypto:
+            # Orders API, position_intent: Alpaca checks it against the position it holds and refuses
+            # a mismatch ("position intent mismatch. inferred sell to open"), so a close sent on a
+            # stale belief is refused instead of opening a short. Crypto has no shorts to guard against.
+            fields["position_intent"] = PositionIntent.SELL_TO_CLOSE if order.side == "sell" else PositionIntent.BUY_TO_CLOSE
         if order.oco:
             # "Orders at Alpaca" (OCO Orders): type limit, the order itself is the take-profit, so its
             # price goes in take_profit.limit_price; Alpaca's example sends no limit_price of its own.

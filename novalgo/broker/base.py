@@ -97,6 +97,10 @@ class OrderRequest:
     trail_price: Decimal | None = None
     stop_price: Decimal | None = None  # a stop order's stop (an OCO's stop is its stop_loss)
     oco: bool = False  # an exit pair on shares held: this limit is the take-profit, stop_loss the stop
+    # Only reduces the position it closes: Alpaca is told so (position_intent sell_to_close /
+    # buy_to_close) and refuses it rather than open the other side when what it holds is not what
+    # we believed (a fill event lost on a socket that looks alive). No read is needed before it.
+    closing: bool = False
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):

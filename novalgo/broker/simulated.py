@@ -292,6 +292,10 @@ class SimulatedBroker:
         if reserved > 0 and qty > abs(held) - reserved:
             raise BlockedByOpenOrders(f"insufficient qty available for order (requested: {plain(qty)}, "
                                       f"available: {plain(max(abs(held) - reserved, ZERO))})")
+        if order.closing and (held == 0 or (held > 0) != (order.side == "sell")):
+            # As Alpaca does with position_intent *_to_close: a close never opens the other side.
+            inferred = "sell to open" if order.side == "sell" else "buy to open"
+            return f"position intent mismatch. inferred {inferred}"
         if held != 0 and (held + signed) * held < 0:
             return f"insufficient qty available for order (requested: {plain(qty)}, available: {plain(abs(held))})"
         if held + signed < 0 and held <= 0 and qty != qty.to_integral_value():

@@ -22,7 +22,8 @@ def order_request(order: dict[str, Any]) -> OrderRequest:
         limit_price=details.get("limit_price"), time_in_force=details.get("time_in_force", "day"),
         extended_hours=bool(details.get("extended_hours")), take_profit=details.get("take_profit"),
         stop_loss=details.get("stop_loss"), trail_percent=details.get("trail_percent"),
-        trail_price=details.get("trail_price"), stop_price=details.get("stop_price"), oco=bool(details.get("oco")))
+        trail_price=details.get("trail_price"), stop_price=details.get("stop_price"), oco=bool(details.get("oco")),
+        closing=order["purpose"] == "close")
 
 
 

@@ -25,12 +25,10 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
                our_open_orders: Iterable[dict[str, Any]]) -> tuple[Holding, OrderPlan]:
     """What we hold and what the decision table would do about the alert now."""
     action, symbol, alert_price = alert.action, alert.symbol, alert.price
+    # From the stream's fills when current: no read first. A close planned on a stale belief cannot
+    # open the other side: it goes as a close (position_intent), which Alpaca refuses, and the
+    # refusal reads the position afresh and decides again (executor._plan_again).
     held = broker.position(symbol).qty
-    if _sells_or_covers(action, held):
-        # A close never sells on a belief: the stream-fed position can be stale (an event lost while
-        # the socket looks alive), and selling shares no longer held opens a short. Entries from
-        # flat keep deciding on the stream's position, with no read first.
-        held = broker.held_now(symbol).qty
     pending = sum((_signed_open_qty(o, alert_price) for o in our_open_orders), ZERO)
     holding = Holding(held, pending)
     tradability = Tradability()

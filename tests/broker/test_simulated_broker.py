@@ -273,3 +273,17 @@ def test_crypto_and_regular_hours_fills_say_nothing_more(broker, clock):
     assert broker.submit(order("buy", "BTC/USD", notional="5000", price="50000")).reason == ""
     clock.now = datetime(2026, 12, 14, 14, 30, tzinfo=timezone.utc).timestamp()  # Monday 09:30 New York
     assert broker.submit(order("buy", notional="5000", price="200")).reason == ""
+
+
+def test_a_close_never_opens_the_other_side(tmp_path):
+    """As Alpaca does with position_intent sell_to_close: a close sent on a stale belief is refused."""
+    from decimal import Decimal
+
+    from novalgo.broker.base import OrderRequest
+    from novalgo.broker.simulated import SimulatedBroker
+
+    broker = SimulatedBroker(tmp_path)
+    state = broker.submit(OrderRequest("nva-x-0", "AAPL", "sell", qty=Decimal(10), price_hint=Decimal(100),
+                                       closing=True))
+    assert (state.status, state.reason) == ("rejected", "position intent mismatch. inferred sell to open")
+    assert broker.position("AAPL").qty == 0

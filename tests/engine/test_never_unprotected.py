@@ -280,7 +280,10 @@ def test_a_close_on_a_stale_cached_long_does_not_open_a_short(make, fake):
     assert held(fake, "NVDA") == 0, "flat, not short 10"
     with fake.lock:
         assert not [o for o in fake.orders.values() if o["symbol"] == "NVDA" and o["side"] == "sell"]
-    assert "already flat" in newest(services, "NVDA")["reason"]
+    record = newest(services, "NVDA")
+    assert record["reason"] == "already flat"
+    [refused] = record["orders"]  # sent as a close: Alpaca, flat, refused it rather than open a short
+    assert refused["state"] == "replanned" and "position intent mismatch" in refused["reason"]
 
 
 def test_a_flip_on_a_stale_cached_long_sells_only_to_open_the_short(make, fake):
@@ -292,14 +295,15 @@ def test_a_flip_on_a_stale_cached_long_sells_only_to_open_the_short(make, fake):
     assert held(fake, "NVDA") == -10, "one short of the row's size, not 20"
 
 
-def test_an_entry_still_trusts_the_stream_and_reads_nothing_first(make, fake):
+def test_a_close_and_an_entry_go_with_no_read_first(make, fake):
     services = make()
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]
-    assert send(services, "close", "NVDA", 100) == ["WAITING"]
-    wait_for(lambda: services.broker.position_is_current("NVDA"), "the close's fill event")
+    wait_for(lambda: services.broker.position_is_current("NVDA"), "the buy's fill event")
     with fake.lock:
         fake.request_log.clear()
+    assert send(services, "close", "NVDA", 100) == ["WAITING"]
+    wait_for(lambda: services.broker.position_is_current("NVDA"), "the close's fill event")
     assert send(services, "buy", "NVDA", 100) == ["FILLED"]
     with fake.lock:
         reads = [path for _, method, path in fake.request_log if method == "GET" and "positions" in path]
-    assert reads == [], "an entry from flat decides on the stream-fed position"
+    assert reads == [], "both decided on the stream-fed position"

@@ -112,18 +112,14 @@ def requests_before_the_post(fake, since: int) -> list[str]:
     return [f"{method} {path}" for _, method, path in log[:post]]
 
 
-def test_with_the_stream_current_an_entry_goes_to_the_broker_in_one_round_trip(services, fake):
+def test_with_the_stream_current_an_alert_goes_to_the_broker_in_one_round_trip(services, fake):
     assert send(services, "buy") == ["FILLED"]  # the first look at AAPL: positions list, asset
     # Its REST answer may come before its fill event: until the event is in, AAPL is listed again.
     wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
     since = len(fake.request_log)
-    # A close reads what Alpaca holds first, once: it must never sell on a stale cache.
     assert send(services, "close") == ["WAITING"]
-    assert requests_before_the_post(fake, since) == ["GET /v2/positions"]
-    wait_for(lambda: services.broker.position_is_current("AAPL"), "the close's fill event")
-    since = len(fake.request_log)
-    assert send(services, "buy") == ["FILLED"]
-    assert requests_before_the_post(fake, since) == [], "the flat position came from the stream's fill events"
+    assert requests_before_the_post(fake, since) == [], "the position came from the stream's fill events"
+    assert services.broker.position("AAPL").qty == 0
 
 
 def test_someone_elses_fill_moves_the_position_the_next_alert_decides_on(services, fake):
@@ -135,7 +131,7 @@ def test_someone_elses_fill_moves_the_position_the_next_alert_decides_on(service
              "the trader's fill to reach the cache")
     since = len(fake.request_log)
     assert send(services, "close") == ["WAITING"]
-    assert requests_before_the_post(fake, since) == ["GET /v2/positions"]
+    assert requests_before_the_post(fake, since) == []
     assert [Decimal(o["qty"]) for o in fake.orders.values() if o["side"] == "sell"] == [held + 10]
 
 
@@ -160,15 +156,19 @@ def test_a_rest_answer_ahead_of_the_stream_is_not_outrun_by_a_stale_cache(servic
     assert services.broker.position("AAPL").qty == 0
 
 
-def test_a_close_on_a_position_gone_unheard_reads_it_first_and_sends_nothing(services, fake):
+def test_a_refusal_for_a_position_we_did_not_have_reads_it_again_and_decides_once_more(services, fake):
     assert send(services, "buy") == ["FILLED"]
     wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
     fake.set_position("AAPL", 0)  # gone without an order (a transfer, say): the stream says nothing
     assert services.broker.position("AAPL").qty > 0, "the cache still believes the long"
     since = len(fake.request_log)
-    assert send(services, "close") == ["WAITING"]
+    assert send(services, "close") == ["WAITING"]  # the close is refused; flat after a fresh read
     record = services.journal.recent(1)[0]
-    assert record["reason"] == "already flat" and record["orders"] == []
+    assert record["reason"] == "already flat"
+    [refused] = record["orders"]
+    # The close went as a close (position_intent sell_to_close): Alpaca, flat, refuses it rather
+    # than open a short.
+    assert refused["state"] == "replanned" and "position intent mismatch" in refused["reason"]
     calls = [f"{m} {p}" for _, m, p in fake.request_log[since:]]
-    assert "GET /v2/positions" in calls and "POST /v2/orders" not in calls
+    assert calls.index("GET /v2/positions") > calls.index("POST /v2/orders")
     assert services.broker.position("AAPL").qty == 0
