@@ -57,6 +57,7 @@ class Draft:
     quantity: Any = None
     take_profit: ExitTarget | None = None
     stop_loss: ExitTarget | None = None
+    reader: str | None = None  # which reader read it, for `novalgo try`
 
     def read(self) -> dict[str, str | None]:
         """What was read, for a refusal's ``read``: short strings, None where missing."""
