@@ -35,8 +35,8 @@ def try_alert(body: str) -> None:
     raw = (sys.stdin.read() if body == "-" else body).encode("utf-8")
     settings = load_settings()
     try:
-        delivery = read_delivery(raw)
-        alert = parse_alert(delivery)
+        delivery = read_delivery(raw, settings.webhook_secret)
+        alert = parse_alert(delivery, settings.indicator_names)
     except AlertError as e:
         _refused(e)
         sys.exit(2)
@@ -53,6 +53,7 @@ def try_alert(body: str) -> None:
     finally:
         if journal is not None:
             journal.close()
+    click.echo(f"read by       {alert.reader}")
     _show(answer)
     secret_ok = _secret_line(delivery.secret, settings.webhook_secret)
     click.echo("Dry run: nothing was journalled or sent.")
