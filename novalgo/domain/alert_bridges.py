@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from novalgo.domain.alert_json import ACTION_KEYS, read_fields
-from novalgo.domain.alert_parts import (BUY, CLOSE, PERCENT, PRICE, SELL, Draft, absent, action_word, exit_target,
-                                        number)
+from novalgo.domain.alert_parts import (ACTION_WORDS, BUY, CLOSE, PERCENT, PRICE, SELL, Draft, absent, action_word,
+                                        exit_target, number, unrendered)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,9 @@ def _keys(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _pickmytrade_claims(fields: dict[str, Any]) -> bool:
     keys = _keys(fields)
-    return isinstance(keys.get("data"), str) and not any(key in keys for key in ACTION_KEYS)
+    data = keys.get("data")
+    said = isinstance(data, str) and (data.strip().lower() in ACTION_WORDS or unrendered(data) is not None)
+    return said and not any(key in keys for key in ACTION_KEYS)
 
 
 def _pickmytrade(fields: dict[str, Any]) -> Draft:

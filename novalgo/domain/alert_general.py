@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from novalgo.domain.alert_json import ACTION_KEYS, NotFound, read_fields
+from novalgo.domain.alert_json import ACTION_KEYS, TRADE_KEYS, NotFound, read_fields
 from novalgo.domain.alert_parts import ACTION_WORDS, Draft, absent
 from novalgo.errors import AlertError
 
@@ -45,8 +45,8 @@ def read_general(fields: dict[str, Any]) -> Draft:
 def lift(fields: dict[str, Any]) -> dict[str, tuple[Any, str]]:
     """Every leaf under its snake_case name without its containers, with the path it came from.
 
-    Shallower fields are taken first, so a top-level field wins over a nested copy that agrees;
-    one that disagrees is refused.
+    Shallower fields are taken first, so a top-level field wins over a nested copy; two copies of
+    a field that decides the trade (action, symbol, interval, price, size) that differ are refused.
     """
     lifted: dict[str, tuple[Any, str]] = {}
     for path, value in _leaves(fields):
@@ -55,7 +55,7 @@ def lift(fields: dict[str, Any]) -> dict[str, tuple[Any, str]]:
         for key in _names(kept):
             if key not in lifted:
                 lifted[key] = (value, ".".join(str(p) for p in path))
-            elif _differ(lifted[key][0], value):
+            elif key in TRADE_KEYS and _differ(lifted[key][0], value):
                 first, where = lifted[key]
                 raise AlertError(
                     f"two fields named {key} disagree: {where} is {_show(first)}, {'.'.join(map(str, path))} "

@@ -33,6 +33,9 @@ _PRICE_KEYS = ("price", "close", "order_price", "limit_price", "limitprice", "tr
 _QUANTITY_KEYS = ("quantity", "qty", "contracts", "order_contracts")
 _TAKE_PROFIT_KEYS = ("take_profit", "takeprofit", "tp")
 _STOP_LOSS_KEYS = ("stop_loss", "stoploss", "sl")
+# The fields that decide the trade: two copies of one of these that differ cannot both be meant.
+TRADE_KEYS = (ACTION_KEYS + _POSITION_KEYS + _SYMBOL_KEYS + _EXCHANGE_KEYS + _TIMEFRAME_KEYS + _PRICE_KEYS
+              + _QUANTITY_KEYS)
 _EXIT_KINDS = (("limitprice", PRICE), ("stopprice", PRICE), ("price", PRICE), ("percent", PERCENT),
                ("amount", AMOUNT))
 # Prefixes TradingView and 3Commas nest strategy fields under; the fields mean the same without.

@@ -40,9 +40,17 @@ READER_NAMES = {
 
 def read_json(fields: dict[str, Any]) -> Draft:
     """The Draft in a JSON object, by the dialect that claims it or the JSON readers."""
-    readings = [dialect.read(fields) for dialect in JSON_DIALECTS if dialect.claims(fields)]
+    readings, missing = [], []
+    for dialect in JSON_DIALECTS:
+        if dialect.claims(fields):
+            try:
+                readings.append(dialect.read(fields))
+            except NotFound as e:  # its keys, but not its trade: another reader may have it
+                missing.append(e)
     if readings:
         return agreed(readings)
+    if missing:
+        raise missing[0]
     try:
         return read_fields(fields)
     except NotFound as missing:

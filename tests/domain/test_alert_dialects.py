@@ -289,3 +289,26 @@ def test_broken_json_says_where_it_breaks_and_which_secret_it_carries():
         read_delivery(b'{"action": "buy", "symbol": "AAPL" "secret": "s3cr3t"}')
     assert "at line 1 column 36" in str(refused.value)
     assert refused.value.secret == "s3cr3t" and "s3cr3t" not in str(refused.value)
+
+
+# -- two readers, two readings -------------------------------------------------------------------------
+
+def test_two_dialects_that_read_one_body_differently_are_refused_naming_both():
+    refused = refusal({"data": "buy", "ticker": "AAPL", "closeall": "true", "pointer": "m1k3y"})
+    assert str(refused) == "readers disagree: as PickMyTrade it is buy AAPL, as Tickerly it is close AAPL"
+    assert refused.hint
+
+
+def test_a_dialect_whose_keys_are_there_without_its_trade_gives_way():
+    # Tickerly's "pointer" with PickMyTrade's "data": only PickMyTrade finds an action.
+    alert = read({"data": "sell", "ticker": "AAPL", "pointer": "m1k3y"})
+    assert trade(alert) == (SELL, "AAPL") and alert.reader == "PickMyTrade"
+
+
+def test_nested_fields_that_do_not_decide_the_trade_may_differ():
+    alert = read({"order": {"id": "1", "action": "buy", "ticker": "AAPL"}, "alert": {"id": "2"}})
+    assert trade(alert) == (BUY, "AAPL")
+
+
+def test_a_data_field_that_is_not_an_action_is_not_pickmytrade():
+    assert str(refusal({"data": "hello", "ticker": "AAPL"})).startswith("missing action")
