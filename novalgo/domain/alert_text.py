@@ -1,10 +1,12 @@
-"""Reading text alert bodies, one small reader per shape, tried strictest first.
+"""Reading text alert bodies, one small reader per shape (``alert_readers`` tries them strictest first).
 
 - TradingView's default strategy message: ``... order buy @ 25 filled on AAPL. New strategy position is 25``
 - PineConnector: ``60123456789,buy,AAPL,risk=1,sl=5`` (the first field, the licence id, is the secret)
 - plain: ``BUY AAPL 15`` / ``sell NASDAQ:AAPL 15m @201.5``
 - indicator texts: ``LDC Open Long ▲ | AAPL@189.50 | (15)``, ``UT Bot Buy AAPL``,
-  ``SuperTrend Sell signal on NASDAQ:AAPL``
+  ``SuperTrend Sell signal on NASDAQ:AAPL``, ``Chandelier Exit Buy, NASDAQ:MSFT``
+
+Other bridges' command languages (Alertatron, Autoview, KEY=VALUE;) are in ``alert_commands``.
 
 The indicator reader reads free text, so it only trades on an unambiguous signal: exactly one
 direction, and a ticker written the way alerts write one (``AAPL@189.50``, ``NASDAQ:AAPL``, or

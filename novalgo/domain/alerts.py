@@ -1,7 +1,8 @@
 """Reading a TradingView webhook body into one validated ``Alert``.
 
-Traders write alert messages many ways; each shape has a small reader (JSON shapes in
-``alert_json``, text shapes in ``alert_text``) that returns a ``Draft``, and this module checks
+Traders write alert messages many ways; each shape has a small reader (``alert_readers`` says
+which reads a body: JSON in ``alert_json``, ``alert_bridges`` and ``alert_general``, text in
+``alert_text`` and ``alert_commands``) that returns a ``Draft``, and this module checks
 every Draft the same way: symbol, interval, price, size. Everything here is pure: bytes in, an
 ``Alert`` (or an ``AlertError`` with the reason, what was read, and a hint) out.
 """
@@ -26,6 +27,7 @@ __all__ = ["BUY", "SELL", "CLOSE", "PRICE", "PERCENT", "AMOUNT", "PIPS", "Alert"
            "read_delivery", "parse_alert", "READER_NAMES", "UnreadableBody"]
 
 SECRET_KEYS = ("secret", "passphrase", "key", "token")
+_SECRET_DEPTH = 32  # nested secrets are looked for this deep (the general reader reads 8 levels)
 # Smaller than any traded quote (a satoshi); below it a dollar amount / price overflows the order size.
 MIN_PRICE = Decimal("0.00000001")
 MAX_QUANTITY = Decimal(10) ** 12  # more shares or coins than any order; beyond it, a broken template
@@ -186,7 +188,7 @@ def _pop_secret(fields: dict[str, Any]) -> str | None:
 
 
 def _pop_nested(value: Any, found: list[str], depth: int) -> None:
-    if depth > 8:
+    if depth > _SECRET_DEPTH:
         return
     if isinstance(value, dict):
         for key in list(value):
