@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from novalgo.domain.alert_json import ACTION_KEYS, read_fields
+from novalgo.domain.alert_json import ACTION_KEYS, read_fields, says_position_after
 from novalgo.domain.alert_parts import (ACTION_WORDS, BUY, CLOSE, PERCENT, PRICE, SELL, Draft, absent, action_word,
                                         exit_target, number, unrendered)
 
@@ -80,8 +80,8 @@ PICKMYTRADE = Dialect("PickMyTrade", _pickmytrade_claims, _pickmytrade)
 # Their "Standard alert message structure", "Directional alerts" and "Close all alerts" pages:
 # {"ticker", "action": {{strategy.order.action}}, "prev_position": {{strategy.prev_market_position}},
 # "quantity", "pointer"}. "pointer" names their exchange account (theirs, not ours: ignored).
-# A sell after a long (or a buy after a short) is their "exit" alert; "closeall": "true" closes
-# the ticker whatever else the message says.
+# A sell after a long (or a buy after a short) is their "exit" alert, unless the message also
+# says the position after (a reversal); "closeall": "true" closes the ticker whatever else it says.
 
 def _tickerly_claims(fields: dict[str, Any]) -> bool:
     keys = _keys(fields)
@@ -98,7 +98,9 @@ def _tickerly(fields: dict[str, Any]) -> Draft:
     draft = read_fields(kept)
     draft.reader = "Tickerly"
     previous = keys.get("prev_position")
-    if not close_all and previous is not None and not absent(previous):
+    # The position after, where the message also says it, tells an exit from a reversal; without
+    # it, a sell after a long is their exit alert.
+    if not close_all and previous is not None and not absent(previous) and not says_position_after(kept):
         before = action_word("prev_position", previous, draft)
         if (before, draft.action) in ((BUY, SELL), (SELL, BUY)):
             draft.action = CLOSE

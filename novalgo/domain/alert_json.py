@@ -74,6 +74,12 @@ def read_fields(fields: dict[str, Any]) -> Draft:
     return draft
 
 
+def says_position_after(fields: dict[str, Any]) -> bool:
+    """Whether the body says the strategy's position after the order (which then decides the action)."""
+    flat = _flatten(fields)
+    return _first(flat, _POSITION_KEYS + ("market_position_size",)) is not None
+
+
 def _flatten(fields: dict[str, Any]) -> dict[str, Any]:
     """Lower-cased dotted keys; an alert_message holding JSON adds its fields where missing."""
     flat: dict[str, Any] = {}

@@ -312,3 +312,9 @@ def test_nested_fields_that_do_not_decide_the_trade_may_differ():
 
 def test_a_data_field_that_is_not_an_action_is_not_pickmytrade():
     assert str(refusal({"data": "hello", "ticker": "AAPL"})).startswith("missing action")
+
+
+def test_tickerly_with_the_position_after_tells_a_reversal_from_an_exit():
+    body = {"ticker": "AAPL", "action": "sell", "prev_position": "long", "quantity": "20", "pointer": "m1k3y"}
+    assert read({**body, "market_position": "short"}).action == SELL
+    assert read({**body, "market_position": "flat"}).action == CLOSE
