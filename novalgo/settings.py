@@ -107,6 +107,8 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_alert_age: float = 120.0
     dedupe_window: float = 20.0  # TradingView re-sends a failed delivery 5 s apart, up to 3 times
+    # Indicators whose names hold an action word ("Chandelier Exit"), beyond the ones NovAlgo knows.
+    indicator_names: tuple[str, ...] = ()
     fill_wait: float = 20.0
     journal_sync: str = "full"
     run_background: bool = True
@@ -186,6 +188,8 @@ class Settings:
             trusted_proxies=reader.parsed("NOVALGO_TRUSTED_PROXIES", "", _networks),
             max_alert_age=reader.number("NOVALGO_MAX_ALERT_AGE", 120.0, float, low=1),
             dedupe_window=reader.number("NOVALGO_DEDUPE_SECONDS", 20.0, float, low=0),
+            indicator_names=tuple(name.strip() for name in (reader.text("NOVALGO_INDICATOR_NAMES") or "").split(",")
+                                  if name.strip()),
             fill_wait=reader.number("NOVALGO_FILL_WAIT", 20.0, float, low=0),
             journal_sync=reader.choice("NOVALGO_JOURNAL_SYNC", "full", ("full", "normal")),
             run_background=reader.flag("NOVALGO_RUN_BACKGROUND", True),

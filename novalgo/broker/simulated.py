@@ -58,6 +58,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 QTY_STEP = exits.QTY_STEP
 WATCH_EVERY = 0.5  # seconds between a listener's looks for changes made by other processes
 OPEN = (PENDING, PARTIALLY_FILLED)  # orders the simulator may still fill (part-filled only by fill_part)
+# A first price for the default local sheet's symbols: on a fresh simulator the README's first
+# alert ("BUY AAPL 15", no price in it) fills, as `novalgo try` predicts. Any alert's price replaces it.
+SEED_PRICES = {"AAPL": Decimal(190), "TSLA": Decimal(250), "HOOD": Decimal(25), "MSFT": Decimal(420)}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -135,6 +138,15 @@ class SimulatedBroker:
     def _set_price(self, db: sqlite3.Connection, symbol: str, price: Decimal) -> None:
         db.execute("INSERT INTO prices (symbol, price, time) VALUES (?,?,?) ON CONFLICT(symbol) DO UPDATE "
                    "SET price=excluded.price, time=excluded.time", (symbol, str(price), self.clock()))
+
+    def seed_prices(self, prices: dict[str, Decimal] = SEED_PRICES) -> bool:
+        """Give a simulator that has seen no price yet these first prices; False if it had some."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM prices LIMIT 1").fetchone():
+                return False
+            for symbol, price in prices.items():
+                self._set_price(db, symbol, price)
+        return True
 
     def latest_price(self, symbol: str) -> Decimal | None:
         row = self._db().execute("SELECT price FROM prices WHERE symbol=?", (symbol,)).fetchone()

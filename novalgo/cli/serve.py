@@ -32,6 +32,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         click.echo(f"Webhook secret: in {settings.secret_file}")
     if settings.sheet_kind == "local":
         click.echo(f"Config sheet: {settings.data_dir / 'sheet' / (settings.config_tab + '.csv')}")
+    if settings.broker_kind == "simulated":
+        _seed_simulator(settings)
     click.echo(f"Webhook URL: {base}/webhook  (or {base}/webhook/<secret> when the message cannot carry it)")
     click.echo("Try it:")
     click.echo(f"  curl -s '{base}/webhook?wait=2' -H 'Content-Type: application/json' \\\n"
@@ -49,3 +51,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     env = dict(os.environ, NOVALGO_HOST=settings.host, NOVALGO_PORT=str(settings.port))
     sys.stdout.flush()
     os.execve(sys.executable, argv, env)
+
+
+def _seed_simulator(settings) -> None:
+    """A fresh simulator gets first prices for the default sheet's symbols, as `novalgo try` does."""
+    from novalgo.broker.simulated import SEED_PRICES, SimulatedBroker
+
+    if SimulatedBroker(settings.data_dir, watch_every=0).seed_prices():
+        listed = ", ".join(f"{symbol} {price}" for symbol, price in SEED_PRICES.items())
+        click.echo(f"Simulated broker: first prices {listed}; each alert's price replaces them.")

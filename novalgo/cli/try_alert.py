@@ -35,8 +35,8 @@ def try_alert(body: str) -> None:
     raw = (sys.stdin.read() if body == "-" else body).encode("utf-8")
     settings = load_settings()
     try:
-        delivery = read_delivery(raw)
-        alert = parse_alert(delivery)
+        delivery = read_delivery(raw, settings.webhook_secret)
+        alert = parse_alert(delivery, settings.indicator_names)
     except AlertError as e:
         _refused(e)
         sys.exit(2)
@@ -44,20 +44,36 @@ def try_alert(body: str) -> None:
     config = ConfigCache(make_sheet_backend(settings), settings.config_ttl, settings.data_dir / SNAPSHOT_FILE)
     journal_path = settings.data_dir / JOURNAL_FILE
     journal = Journal(journal_path, sync="normal") if journal_path.exists() else None
+    broker = make_broker(settings)
+    if broker.kind == "simulated":
+        broker.seed_prices()  # as `novalgo serve` does, so both see the same first prices
     try:
-        answer = dry_run(alert, config, make_broker(settings), journal,
-                         skip_outside_hours=settings.outside_hours == "skip")
+        answer = dry_run(alert, config, broker, journal, skip_outside_hours=settings.outside_hours == "skip")
+        answer = _without_a_price(answer, alert, broker)
     except NovalgoError as e:
         click.echo(f"could not read the {settings.broker_kind} broker: {e}", err=True)
         sys.exit(1)
     finally:
         if journal is not None:
             journal.close()
+    click.echo(f"read by       {alert.reader}")
     _show(answer)
     secret_ok = _secret_line(delivery.secret, settings.webhook_secret)
     click.echo("Dry run: nothing was journalled or sent.")
     if not secret_ok:
         sys.exit(1)
+
+
+def _without_a_price(answer: dict[str, Any], alert, broker) -> dict[str, Any]:
+    """The simulator fills at the alert's price or the last one it saw: with neither, the
+    service's orders are rejected, so say so here rather than predict a fill."""
+    if broker.kind != "simulated" or alert.price is not None or not answer["orders"]:
+        return answer
+    if broker.latest_price(alert.symbol) is not None:
+        return answer
+    reason = (f"no price for {alert.symbol}: the simulator fills at the alert's price, so send one "
+              f"('{alert.action.upper()} {alert.symbol} 15 @{{{{close}}}}' in text, \"price\": \"{{{{close}}}}\" in JSON)")
+    return {**answer, "status": "FAILED", "reason": reason, "orders": []}
 
 
 def _refused(e: AlertError) -> None:

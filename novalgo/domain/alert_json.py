@@ -19,9 +19,10 @@ from novalgo.domain.alert_text import find_action
 from novalgo.errors import AlertError
 
 # Field names people use, most specific first.
-_ACTION_KEYS = ("action", "order_action", "side", "signal", "order", "direction")
-# The strategy's resulting position: a word (long/short/flat) or a signed size.
-_POSITION_KEYS = ("market_position", "position", "sentiment", "position_size")
+ACTION_KEYS = ("action", "order_action", "side", "signal", "order", "direction")
+# The strategy's resulting position: a word (long/short/flat) or a signed size. current_position
+# is how several bridges' templates name {{strategy.market_position}}.
+_POSITION_KEYS = ("market_position", "position", "current_position", "sentiment", "position_size")
 _ORDER_NAME_KEYS = ("order_comment", "order_id", "comment")
 _MESSAGE_KEYS = ("order_alert_message", "alert_message")
 _SYMBOL_KEYS = ("symbol", "ticker", "instrument", "tv_instrument")
@@ -32,6 +33,9 @@ _PRICE_KEYS = ("price", "close", "order_price", "limit_price", "limitprice", "tr
 _QUANTITY_KEYS = ("quantity", "qty", "contracts", "order_contracts")
 _TAKE_PROFIT_KEYS = ("take_profit", "takeprofit", "tp")
 _STOP_LOSS_KEYS = ("stop_loss", "stoploss", "sl")
+# The fields that decide the trade: two copies of one of these that differ cannot both be meant.
+TRADE_KEYS = (ACTION_KEYS + _POSITION_KEYS + _SYMBOL_KEYS + _EXCHANGE_KEYS + _TIMEFRAME_KEYS + _PRICE_KEYS
+              + _QUANTITY_KEYS)
 _EXIT_KINDS = (("limitprice", PRICE), ("stopprice", PRICE), ("price", PRICE), ("percent", PERCENT),
                ("amount", AMOUNT))
 # Prefixes TradingView and 3Commas nest strategy fields under; the fields mean the same without.
@@ -44,9 +48,14 @@ _EXIT_NAME = re.compile(
     r"trail(?:ing)?\s*stop)(?:\s+(?:long|short|buy|sell|all|position|\d+))?$")
 
 
+class NotFound(AlertError):
+    """No action or no symbol where this reader looks: another reader may still find them."""
+
+
 def read_fields(fields: dict[str, Any]) -> Draft:
+    """The Draft in a JSON object; NotFound when it has no action or no symbol this reader knows."""
     flat = _flatten(fields)
-    draft = Draft()
+    draft = Draft(reader="json")
     draft.symbol = _first(flat, _SYMBOL_KEYS)
     draft.exchange = _first(flat, _EXCHANGE_KEYS)
     draft.timeframe = _first(flat, _TIMEFRAME_KEYS)
@@ -56,13 +65,19 @@ def read_fields(fields: dict[str, Any]) -> Draft:
     draft.take_profit = _exit(flat, _TAKE_PROFIT_KEYS, "take_profit", draft)
     draft.stop_loss = _exit(flat, _STOP_LOSS_KEYS, "stop_loss", draft)
     if draft.symbol is None:
-        raise AlertError("missing symbol: add \"symbol\": \"AAPL\" (or \"ticker\": \"{{ticker}}\")", read=draft.read(),
+        raise NotFound("missing symbol: add \"symbol\": \"AAPL\" (or \"ticker\": \"{{ticker}}\")", read=draft.read(),
                          hint="Add \"ticker\": \"{{ticker}}\" to the alert message.")
     refuse_unrendered("symbol", draft.symbol, draft)
     for field in ("exchange", "timeframe", "price"):
         if absent(getattr(draft, field)):  # "NaN", "None", an unrendered {{close}}: not needed, so not there
             setattr(draft, field, None)
     return draft
+
+
+def says_position_after(fields: dict[str, Any]) -> bool:
+    """Whether the body says the strategy's position after the order (which then decides the action)."""
+    flat = _flatten(fields)
+    return _first(flat, _POSITION_KEYS + ("market_position_size",)) is not None
 
 
 def _flatten(fields: dict[str, Any]) -> dict[str, Any]:
@@ -144,14 +159,14 @@ def _action(flat: dict[str, Any], draft: Draft) -> tuple[str, Any]:
     message_action = _message_action(message, draft)
     if message_action == CLOSE:
         return CLOSE, message
-    for key in _ACTION_KEYS:
+    for key in ACTION_KEYS:
         value = _first(flat, (key,))
         if value is not None:
             draft.action_text = value
             return action_word(key, value, draft), value
     if message_action is not None:
         return message_action, message
-    raise AlertError("missing action: add \"action\": \"buy\" | \"sell\" | \"close\"", read=draft.read(),
+    raise NotFound("missing action: add \"action\": \"buy\" | \"sell\" | \"close\"", read=draft.read(),
                      hint="Add \"action\": \"buy\", \"sell\" or \"close\" (or \"{{strategy.order.action}}\" on a strategy).")
 
 

@@ -1,6 +1,6 @@
 """The vocabulary every alert reader shares: actions, exit targets, and what counts as "absent".
 
-Each reader (JSON shapes in ``alert_json``, text shapes in ``alert_text``) turns a body into a
+Each reader (``alert_readers`` lists them) turns a body into a
 ``Draft``: the raw pieces it found, still unchecked. ``alerts.parse_alert`` checks a Draft into
 an ``Alert`` in one place, so every format gets the same symbol, interval and price rules.
 """
@@ -57,6 +57,7 @@ class Draft:
     quantity: Any = None
     take_profit: ExitTarget | None = None
     stop_loss: ExitTarget | None = None
+    reader: str | None = None  # which reader read it, for `novalgo try`
 
     def read(self) -> dict[str, str | None]:
         """What was read, for a refusal's ``read``: short strings, None where missing."""

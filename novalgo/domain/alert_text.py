@@ -1,10 +1,12 @@
-"""Reading text alert bodies, one small reader per shape, tried strictest first.
+"""Reading text alert bodies, one small reader per shape (``alert_readers`` tries them strictest first).
 
 - TradingView's default strategy message: ``... order buy @ 25 filled on AAPL. New strategy position is 25``
 - PineConnector: ``60123456789,buy,AAPL,risk=1,sl=5`` (the first field, the licence id, is the secret)
 - plain: ``BUY AAPL 15`` / ``sell NASDAQ:AAPL 15m @201.5``
 - indicator texts: ``LDC Open Long ▲ | AAPL@189.50 | (15)``, ``UT Bot Buy AAPL``,
-  ``SuperTrend Sell signal on NASDAQ:AAPL``
+  ``SuperTrend Sell signal on NASDAQ:AAPL``, ``Chandelier Exit Buy, NASDAQ:MSFT``
+
+Other bridges' command languages (Alertatron, Autoview, KEY=VALUE;) are in ``alert_commands``.
 
 The indicator reader reads free text, so it only trades on an unambiguous signal: exactly one
 direction, and a ticker written the way alerts write one (``AAPL@189.50``, ``NASDAQ:AAPL``, or
@@ -13,13 +15,16 @@ an upper-case ticker right after the action). Anything less is refused, saying w
 
 from __future__ import annotations
 
+import hmac
 import re
+from typing import Iterable, Iterator
 
 from novalgo.domain.alert_parts import (BUY, CLOSE, PIPS, PERCENT, PRICE, SELL, ACTION_WORDS, Draft, action_word,
                                         exit_target, number)
 from novalgo.errors import AlertError
 
-TEXT_SECRET = re.compile(r"\b(?:secret|passphrase|key|token)\s*[=:]\s*(\S+)", re.IGNORECASE)
+# A secret ends at white space, or at ";" in KEY=VALUE; texts.
+TEXT_SECRET = re.compile(r"\b(?:secret|passphrase|key|token)\s*[=:]\s*([^\s;]+);?", re.IGNORECASE)
 TICKER_HINT = "Add the ticker to the message, e.g. 'UT Bot Buy {{ticker}}' or '{{ticker}}@{{close}}'."
 
 _DEFAULT_STRATEGY_MESSAGE = re.compile(
@@ -29,16 +34,7 @@ _DEFAULT_STRATEGY_MESSAGE = re.compile(
 )
 
 
-def read_text(text: str) -> Draft:
-    """The Draft in a text body; AlertError when no reader can take it."""
-    for reader in (_default_strategy_message, _pineconnector, _plain, _indicator_text):
-        draft = reader(text)
-        if draft is not None:
-            return draft
-    return _unreadable(text)
-
-
-def _default_strategy_message(text: str) -> Draft | None:
+def default_strategy_message(text: str) -> Draft | None:
     match = _DEFAULT_STRATEGY_MESSAGE.search(text)
     if not match:
         return None
@@ -52,6 +48,7 @@ def _default_strategy_message(text: str) -> Draft | None:
 # -- PineConnector: LicenseID,command,SYMBOL[,key=value...] -----------------------------------------
 
 _PINE_SHAPE = re.compile(r"^\s*(?P<license>\d{6,})\s*,\s*[A-Za-z]")
+_PINE_ANY_LICENCE = re.compile(r"^\s*[^,\s][^,]*,\s*[A-Za-z]+\s*,\s*[^,\s]")
 _PINE_COMMANDS = {
     "buy": BUY, "long": BUY, "bull": BUY, "bullish": BUY,
     "sell": SELL, "short": SELL, "bear": SELL, "bearish": SELL,
@@ -63,18 +60,29 @@ _PINE_EXITS = {"tp": PIPS, "tp_pips": PIPS, "tp_price": PRICE, "tp_pct": PERCENT
                "sl": PIPS, "sl_pips": PIPS, "sl_price": PRICE, "sl_pct": PERCENT}
 
 
-def pineconnector_license(text: str) -> tuple[str, str] | None:
-    """(licence id, the body without it or any secret=) for a PineConnector body, else None."""
+def pineconnector_license(text: str, secret: str | None = None) -> tuple[str, str] | None:
+    """(licence id, the body without it or any secret=) for a PineConnector body, else None.
+
+    A body is PineConnector's when its first field is a licence id (six digits or more), or is
+    any text equal to ``secret`` (the webhook secret) followed by a command: a generated secret
+    is not digits, and the licence-id field is the one place its messages can carry it.
+    """
     match = _PINE_SHAPE.match(text)
-    if not match:
+    if match:
+        licence = match.group("license")
+    elif secret and _PINE_ANY_LICENCE.match(text) and hmac.compare_digest(
+            text.split(",", 1)[0].strip().encode("utf-8"), secret.encode("utf-8")):
+        licence = text.split(",", 1)[0].strip()
+    else:
         return None
     kept = [part.strip() for part in text.split(",")[1:]
             if part.split("=", 1)[0].strip().lower() not in _PINE_SECRET_KEYS]
-    return match.group("license"), ",".join(kept)
+    return licence, ",".join(kept)
 
 
-def _pineconnector(text: str) -> Draft | None:
-    if not _PINE_SHAPE.match(text):
+def pineconnector(text: str, forced: bool = False) -> Draft | None:
+    """``forced``: the first field was found to be the secret, so the shape is PineConnector's."""
+    if not (forced or _PINE_SHAPE.match(text)):
         return None
     parts = [part.strip() for part in text.split(",")[1:]]
     command = parts[0].lower()
@@ -111,7 +119,7 @@ def _tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[\s,;]+", text) if t and t != "@"]
 
 
-def _plain(text: str) -> Draft | None:
+def plain(text: str) -> Draft | None:
     tokens = _tokens(text)
     if not 2 <= len(tokens) <= 4 or tokens[0].lower() not in ACTION_WORDS:
         return None
@@ -131,7 +139,7 @@ def _plain(text: str) -> Draft | None:
     return draft
 
 
-def _unreadable(text: str) -> Draft:
+def unreadable(text: str) -> Draft:
     tokens = _tokens(text)
     draft = Draft()
     hint = "Write the alert as 'BUY AAPL 15', or send JSON such as {\"action\": \"buy\", \"symbol\": \"AAPL\"}."
@@ -204,6 +212,41 @@ def _word_index_to_char(text: str, index: int) -> int:
     """Where the index-th word (as find_action splits) starts in text, so the ticker after it can be found."""
     spans = [m.start() for m in re.finditer(r"[A-Za-z_]+|[^\sA-Za-z_]+", text)]
     return spans[index] if index < len(spans) else len(text)
+
+
+# Indicators whose names hold an action word: "Chandelier Exit Buy" is a buy, "Long Short Ratio
+# Sell" a sell. Their names are taken out before the action is looked for; a trader adds more
+# with NOVALGO_INDICATOR_NAMES (README, "Alert messages"). A known name followed by no action
+# is refused rather than read as its inner word.
+KNOWN_INDICATORS = ("Chandelier Exit", "Long Short Ratio", "Long/Short Ratio", "Buy Sell Pressure",
+                    "Buy/Sell Pressure", "Buy Sell Volume", "Buy/Sell Volume")
+
+
+def _indicator_patterns(indicator_names: Iterable[str]) -> Iterator[tuple[str, re.Pattern]]:
+    for name in (*KNOWN_INDICATORS, *indicator_names):
+        words = [re.escape(word) for word in re.split(r"[\s/_-]+", name.strip()) if word]
+        if words:
+            yield name.strip(), re.compile(r"(?<![A-Za-z0-9])" + r"[\s/_-]*".join(words) + r"(?![A-Za-z0-9])",
+                                           re.IGNORECASE)
+
+
+def names_indicator(text: str, indicator_names: Iterable[str] = ()) -> bool:
+    """Whether the text holds a known indicator's name (then it is no plain 'ACTION SYMBOL')."""
+    return any(pattern.search(text) for _, pattern in _indicator_patterns(indicator_names))
+
+
+def indicator_text(text: str, indicator_names: Iterable[str] = ()) -> Draft | None:
+    """An indicator's alert text, with the known indicator names taken out first."""
+    named = None
+    for name, pattern in _indicator_patterns(indicator_names):
+        if pattern.search(text):
+            named = named or name
+            text = pattern.sub(" ", text)
+    draft = _indicator_text(text)
+    if draft is None and named is not None:
+        raise AlertError(f"cannot read the text alert: {named!r} is an indicator's name and no action follows it",
+                         read=Draft().read(), hint=f"Write the action after the name: '{named} Buy {{{{ticker}}}}'.")
+    return draft
 
 
 def _indicator_text(text: str) -> Draft | None:

@@ -1,7 +1,7 @@
 """The sheet as CSV files in the data dir, for running with no Google account.
 
 ``Config.csv`` has the Google tab's headers; edit it in any spreadsheet program and the bot
-picks the change up within seconds. Writes go to a temporary file and are renamed over the
+reads it again at the next alert (the cache asks ``config_version`` whether the file changed). Writes go to a temporary file and are renamed over the
 old one, so a reader never sees half a file.
 """
 
@@ -70,6 +70,14 @@ class LocalSheetBackend:
 
     def read_config(self) -> list[list[str]]:
         return _read(self.config_path)
+
+    def config_version(self) -> tuple[int, int] | None:
+        """When Config.csv last changed and its size: a new value means it must be read again."""
+        try:
+            stat = os.stat(self.config_path)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def read_settings(self) -> list[list[str]]:
         return _read(self.settings_path)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from flask import Blueprint, current_app, jsonify, request
 
 from novalgo.domain import statuses
-from novalgo.domain.alerts import parse_alert, read_delivery
+from novalgo.domain.alerts import UnreadableBody, parse_alert, read_delivery
 from novalgo.domain.money import json_number
 from novalgo.engine.dry_run import dry_run
 from novalgo.errors import AlertError, NovalgoError
@@ -60,14 +60,15 @@ def receive(path_secret: str | None = None):
     raw = request.get_data(cache=False)
     path_ok = same_secret(path_secret, settings.webhook_secret)
     try:
-        delivery = read_delivery(raw)
+        delivery = read_delivery(raw, settings.webhook_secret)
     except AlertError as e:
-        # Without the secret, say nothing about what the body held.
-        return _refusal(e) if path_ok else _error(401, "bad or missing secret")
+        # Without the secret, say nothing about what the body held; broken JSON may still carry it.
+        carried = isinstance(e, UnreadableBody) and same_secret(e.secret, settings.webhook_secret)
+        return _refusal(e) if path_ok or carried else _error(401, "bad or missing secret")
     if not (path_ok or same_secret(delivery.secret, settings.webhook_secret)):
         return _error(401, "bad or missing secret")
     try:
-        alert = parse_alert(delivery)
+        alert = parse_alert(delivery, settings.indicator_names)
     except AlertError as e:
         return _refusal(e)
     if rehearsal:
