@@ -1,4 +1,4 @@
-"""The package's layering, read from the source: the arrows point down only (DESIGN.md, Layers)."""
+"""The package's layering, read from the source: the arrows point down only (docs/DESIGN.md, Layers)."""
 
 from __future__ import annotations
 
