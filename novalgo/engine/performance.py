@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Iterable, Mapping
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Broker, Fill
 from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
 from novalgo.domain.money import cents, cents_text, plain
@@ -128,7 +129,7 @@ class PerformanceUpdater:
     """Rebuilds the Performance tab from the broker's fills (leader loop and ``GET /performance``)."""
 
     def __init__(self, broker: Broker, sheet_backend: SheetBackend, journal, settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = SYSTEM_CLOCK.now):
         self.broker = broker
         self.sheet = sheet_backend
         self.journal = journal  # the Journal: rows_for_orders and the stored fill history
