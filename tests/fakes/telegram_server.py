@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify, request
 
 from tests.fakes.discord_server import Troubled
+from tests.support.clock import ticking_clock
 from tests.fakes.slack_server import ServedApp
 
 TEXT_LIMIT = 4096
@@ -28,6 +29,7 @@ class FakeTelegram(ServedApp, Troubled):
 
     def __post_init__(self) -> None:
         Troubled.__post_init__(self)
+        self.clock = ticking_clock()  # the messages' dates
         self.app = self._build()
 
     @property
@@ -64,7 +66,7 @@ class FakeTelegram(ServedApp, Troubled):
                 return error(400, "Bad Request: message text is empty")
             if len(text) > TEXT_LIMIT:
                 return error(400, "Bad Request: message is too long")
-            message = {"message_id": len(fake.messages) + 1, "date": int(time.time()), "text": text,
+            message = {"message_id": len(fake.messages) + 1, "date": int(fake.clock()), "text": text,
                        "chat": {"id": int(fake.chat_id), "type": "supergroup"}}
             fake.messages.append(message)
             return jsonify(ok=True, result=message)
