@@ -41,7 +41,10 @@ class SystemClock(Clock):
 
 
 class PinnedClock(Clock):
-    """Starts at an instant and ticks on at the real pace; ``advance``/``set`` move it (tests)."""
+    """Starts at an instant and ticks on at the real pace; ``advance``/``set`` move it (tests).
+
+    Each process starts its own when it is made: gunicorn workers given NOVALGO_CLOCK_START
+    differ by their start-up times (a second or so), as good as a rehearsal needs."""
 
     def __init__(self, start: datetime | float):
         self._lock = threading.Lock()
