@@ -30,7 +30,6 @@ from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPo
                                      OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, TakeProfitRequest,
                                      TrailingStopOrderRequest)
 
-from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.broker.alpaca_activities import fill_from_activity
 from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
 from novalgo.broker.alpaca_margin import shorting_sentences
@@ -40,6 +39,7 @@ from novalgo.broker.base import (
 )
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
+from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.domain.symbols import is_crypto, normalize_symbol
 from novalgo.errors import AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, OrderRejected, RetryableError
 

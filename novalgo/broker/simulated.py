@@ -39,12 +39,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker import simulated_exits as exits
 from novalgo.broker.base import (
     CANCELED, CRYPTO, FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill, OrderRequest,
     OrderState, Position,
 )
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.guards import trading_day
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto

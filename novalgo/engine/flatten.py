@@ -14,8 +14,8 @@ import logging
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Callable, Iterable
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Broker
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.alerts import CLOSE, Alert
 from novalgo.domain.config_rows import FLATTEN_AT, ConfigRow
 from novalgo.domain.guards import EASTERN, FlattenAt, parse_flatten_at, weekday

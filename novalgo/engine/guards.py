@@ -23,8 +23,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Account, Broker, Position
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import CLOSING, OPEN, OrderPlan
 from novalgo.domain.guards import (AccountGuards, day_start, exposure_refusal, hours_refusal, loss_tripped,

@@ -18,8 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.money import plain
 from novalgo.domain import statuses
 from novalgo.domain.alert_parts import ExitTarget

@@ -22,8 +22,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo import channels as wire
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.money import plain
 from novalgo.domain.notify_messages import ALL, FAILURES, TRADES, level_of, outcome_line, pack, scrub, wanted
 from novalgo.settings import NotifySettings, Settings, secret_values

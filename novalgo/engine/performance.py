@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Iterable, Mapping
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Broker, Fill
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
 from novalgo.domain.money import cents, cents_text, plain
 from novalgo.domain.timeframes import interval_minutes
