@@ -15,6 +15,13 @@ from tests.support.alerts import SECRET
 from tests.support.clock import pinned_start, ticking_clock
 
 
+@pytest.fixture(autouse=True)
+def _commands_start_at_the_pinned_instant(monkeypatch):
+    """What reads its settings from this process's environment (a command run through CliRunner, a
+    subprocess) starts its clock at the tests' instant too, not at the machine's time."""
+    monkeypatch.setenv("NOVALGO_CLOCK_START", pinned_start().isoformat())
+
+
 @pytest.fixture
 def clock() -> PinnedClock:
     """The time of day for the test: a pinned instant (NOVALGO_TEST_NOW overrides it) ticking on.

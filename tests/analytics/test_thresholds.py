@@ -139,7 +139,7 @@ def test_alerts_command_texts_each_crossing_once(workdir, twilio):
 
 
 def test_oversized_position_and_delivery_failure_retry(workdir, twilio):
-    broker = SimulatedBroker(workdir / "data")
+    broker = SimulatedBroker(workdir / "data", clock=ticking_clock())
     broker.observe_price("AAPL", D(200))
     broker.submit(OrderRequest("nva-big-0", "AAPL", "buy", qty=D(200)))  # $40,000 of $100,000
     env = {**sms_env(twilio), "NOVALGO_ALERT_POSITION_PCT": "25", "NOVALGO_ALERT_HEARTBEAT_MINUTES": "off"}

@@ -54,7 +54,7 @@ def test_the_row_is_closed_at_its_time_once_and_the_close_survives_a_restart(ser
 
     # The leader dies while trading it; a new one (a new journal connection, a new schedule) takes over.
     assert services.journal.claim(queued[0])
-    restarted = Journal(settings.data_dir / JOURNAL_FILE, sync="normal")
+    restarted = Journal(settings.data_dir / JOURNAL_FILE, sync="normal", clock=clock)
     clock.set(eastern(4, 15, 56))  # the CLOSE is a minute old: not yet past NOVALGO_MAX_ALERT_AGE
     assert FlattenSchedule(restarted, services.broker, services.config, clock=clock).run_once() == []
     assert restarted.resume_interrupted() == 1
