@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test test-clock bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("NovAlgo needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The time-sensitive tests after the close, on a weekend, on an early close and now (CI runs it too).
+test-clock: $(STAMP)
+	PYTHON=$(BIN)/python .ci/test-clock
 
 bench: $(STAMP)
 	$(BIN)/python bench/ack.py

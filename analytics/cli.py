@@ -11,12 +11,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
+from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.errors import NovalgoError, SettingsError
 from novalgo.settings import Settings
 
@@ -40,6 +41,7 @@ class Run:
     benchmark_csv: Path | None
     fills_csv: Path | None
     offline: bool
+    clock: Clock = SYSTEM_CLOCK  # "now" for the period, the thresholds and the broker
 
     @property
     def zone(self):
@@ -71,7 +73,8 @@ def common_options(command):
     @functools.wraps(command)
     def wrapper(period, as_json, dry_run, equity_csv, benchmark_csv, fills_csv, offline, **kwargs):
         settings, config = load_settings()
-        run = Run(settings, config, period, as_json, dry_run, equity_csv, benchmark_csv, fills_csv, offline)
+        run = Run(settings, config, period, as_json, dry_run, equity_csv, benchmark_csv, fills_csv, offline,
+                  settings.make_clock())
         return command(run, **kwargs)
 
     return wrapper
@@ -91,7 +94,7 @@ def load_settings() -> tuple[Settings, AnalyticsSettings]:
 
 def gather(run: Run, *, trades: bool = True, benchmark: bool = True) -> Snapshot:
     """Read everything the command needs from the files and/or the broker."""
-    now = datetime.now(timezone.utc)
+    now = run.clock.now()
     try:
         return _gather(run, now, trades, benchmark)
     except SourceError as e:
@@ -119,7 +122,7 @@ def _gather(run: Run, now: datetime, trades: bool, benchmark: bool) -> Snapshot:
     if not run.offline:
         from novalgo.engine.services import make_broker
 
-        broker = make_broker(run.settings)
+        broker = make_broker(run.settings, run.clock)
         snap.source = f"{broker.kind} ({broker.mode})" if broker.kind != "simulated" else "simulated"
         sources.from_broker(broker, snap, Progress(), trades=trades and fills is None,
                             benchmark=benchmark and closes is None, equity=equity is None)
@@ -218,7 +221,7 @@ def alerts(run: Run) -> None:
     from analytics import delivery, journal_view, thresholds
 
     snap = gather(run, trades=False, benchmark=False)
-    now = datetime.now(timezone.utc)
+    now = run.clock.now()
     t = run.config.thresholds
     since = now - timedelta(minutes=t.failed_window_minutes)
     view = journal_view.read(run.config.journal_file, since)

@@ -11,10 +11,12 @@ import ipaddress
 import os
 import secrets as _secrets
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from novalgo.clock import Clock, clock_starting_at, parse_instant
 from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, TRADING,
                                    AccountGuards, account_guards)
 from novalgo.errors import SettingsError
@@ -112,6 +114,8 @@ class Settings:
     fill_wait: float = 20.0
     journal_sync: str = "full"
     run_background: bool = True
+    # Rehearsals and tests: the service's clock starts at this instant and ticks on (never live).
+    clock_start: datetime | None = None
 
     # The Google Sheet (local CSV files when sheet_id is unset).
     sheet_id: str | None = None
@@ -164,6 +168,10 @@ class Settings:
             return "simulated"
         return "live" if self.live else "paper"
 
+    def make_clock(self) -> Clock:
+        """The wall clock, or one starting at NOVALGO_CLOCK_START and ticking on."""
+        return clock_starting_at(self.clock_start)
+
     @property
     def secret_file(self) -> Path:
         return self.data_dir / SECRET_FILE_NAME
@@ -193,6 +201,7 @@ class Settings:
             fill_wait=reader.number("NOVALGO_FILL_WAIT", 20.0, float, low=0),
             journal_sync=reader.choice("NOVALGO_JOURNAL_SYNC", "full", ("full", "normal")),
             run_background=reader.flag("NOVALGO_RUN_BACKGROUND", True),
+            clock_start=reader.parsed("NOVALGO_CLOCK_START", None, _instant),
             sheet_id=reader.text("NOVALGO_SHEET_ID"),
             google_credentials=Path(reader.text("GOOGLE_APPLICATION_CREDENTIALS", "credentials.json")),
             sheets_api_url=reader.text("NOVALGO_SHEETS_API_URL"),
@@ -223,6 +232,9 @@ class Settings:
             problems.append("APCA_API_KEY_ID and APCA_API_SECRET_KEY must be set together")
         if values["live"] and not values["alpaca_key_id"]:
             problems.append("NOVALGO_LIVE=true needs APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        if values["live"] and values["clock_start"] is not None:
+            problems.append("NOVALGO_CLOCK_START pins the clock for rehearsals and tests; "
+                            "unset it to trade live (NOVALGO_LIVE=true)")
         if problems:
             raise SettingsError(problems)
         return cls(**values)
@@ -413,6 +425,10 @@ def _guards(reader: EnvReader) -> AccountGuards:
         if not problems:
             values[name] = raw
     return account_guards(values)[0]
+
+
+def _instant(raw: str | None) -> datetime | None:
+    return None if raw is None else parse_instant(raw)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -7,11 +7,13 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.errors import SettingsError
 from novalgo.settings import TRADINGVIEW_IPS, Settings, ensure_webhook_secret
 
@@ -106,6 +108,17 @@ def test_half_set_alpaca_keys_are_refused(env, half):
 def test_live_without_keys_is_refused(env):
     assert problems({**env, "NOVALGO_LIVE": "yes"}) == [
         "NOVALGO_LIVE=true needs APCA_API_KEY_ID and APCA_API_SECRET_KEY"]
+
+
+def test_a_pinned_clock_start_is_read_with_its_offset_and_refused_for_live_money(env):
+    start = load({**env, "NOVALGO_CLOCK_START": "2026-12-07T16:30:00-05:00"}).make_clock()
+    assert abs(start() - datetime(2026, 12, 7, 21, 30, tzinfo=timezone.utc).timestamp()) < 60
+    assert load(env).make_clock() is SYSTEM_CLOCK
+    assert problems({**env, "NOVALGO_CLOCK_START": "2026-12-07T16:30:00"}) == [
+        "NOVALGO_CLOCK_START='2026-12-07T16:30:00': expected an ISO time with an offset, e.g. 2026-03-11T11:00:00-04:00"]
+    keys = {**env, "APCA_API_KEY_ID": KEY_ID, "APCA_API_SECRET_KEY": SECRET_KEY, "NOVALGO_LIVE": "true"}
+    assert problems({**keys, "NOVALGO_CLOCK_START": "2026-12-07T16:30:00-05:00"}) == [
+        "NOVALGO_CLOCK_START pins the clock for rehearsals and tests; unset it to trade live (NOVALGO_LIVE=true)"]
 
 
 def test_every_problem_is_reported_at_once(env):

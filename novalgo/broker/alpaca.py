@@ -39,6 +39,7 @@ from novalgo.broker.base import (
 )
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
+from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.domain.symbols import is_crypto, normalize_symbol
 from novalgo.errors import (AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, NotPlaced, OrderRejected,
                             RetryableError)
@@ -74,7 +75,8 @@ class AlpacaBroker:
                  budget: RequestBudget = PROCESS_BUDGET, sdk_retries: int = 2, sdk_retry_wait: float = 3.0,
                  asset_ttl: float = 6 * 3600.0, clock_ttl: float = 30.0, account_ttl: float = 30.0,
                  order_lookback: timedelta = timedelta(days=4), stream_url: str | None = None,
-                 share_window: float = 0.2, clock: Callable[[], float] = time.monotonic):
+                 share_window: float = 0.2, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Clock = SYSTEM_CLOCK):
         self.mode = "live" if live else "paper"
         self.base_url = _root(base_url)
         # The trade stream: Alpaca's own when we talk to Alpaca itself; behind another API address
@@ -94,7 +96,8 @@ class AlpacaBroker:
             client._session = BudgetedSession(budget, timeout)
             client._retry = max(0, sdk_retries)
             client._retry_wait = sdk_retry_wait
-        self._clock = clock
+        self._clock = clock  # elapsed time: the TTLs
+        self._wall_clock = wall_clock  # time of day: how far back to list orders
         self._asset_ttl, self._clock_ttl, self._account_ttl = asset_ttl, clock_ttl, account_ttl
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
         self._market: tuple[float, bool] | None = None
@@ -524,7 +527,7 @@ class AlpacaBroker:
         return state
 
     def _list_recent_orders(self) -> dict[str, OrderState]:
-        after = datetime.now(timezone.utc) - self._order_lookback
+        after = self._wall_clock.now() - self._order_lookback
         raw = self._call(self._trading.get_orders, GetOrdersRequest(
             status=QueryOrderStatus.ALL, after=after, limit=ORDER_PAGE, direction=Sort.DESC), what="list orders")
         states = {s.client_order_id: self._remember(s) for s in map(_state, raw)}

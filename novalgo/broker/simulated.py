@@ -32,7 +32,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -46,6 +45,8 @@ from novalgo.broker.base import (
     CANCELED, CRYPTO, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill,
     OrderRequest, OrderState, Position,
 )
+from novalgo.clock import SYSTEM_CLOCK
+from novalgo.domain.guards import trading_day
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.errors import BlockedByOpenOrders, OrderRejected
@@ -89,7 +90,7 @@ class SimulatedBroker:
     kind = "simulated"
     mode = "simulated"
 
-    def __init__(self, data_dir: Path, starting_cash: Decimal = STARTING_CASH, clock=time.time,
+    def __init__(self, data_dir: Path, starting_cash: Decimal = STARTING_CASH, clock=SYSTEM_CLOCK,
                  watch_every: float = WATCH_EVERY):
         self.path = Path(data_dir) / "simbroker.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +214,9 @@ class SimulatedBroker:
         return [(date.fromisoformat(row["day"]), Decimal(row["equity"])) for row in rows]
 
     def _record_equity(self, equity: Decimal) -> None:
-        day = datetime.fromtimestamp(self.clock(), timezone.utc).date().isoformat()
+        # The Eastern trading date, like the guards' loss limit: at 21:00 New York it is already
+        # tomorrow in UTC, and a UTC key would start "the day" five hours early.
+        day = trading_day(datetime.fromtimestamp(self.clock(), timezone.utc)).isoformat()
         self._db().execute("INSERT INTO equity_daily (day, equity) VALUES (?,?) ON CONFLICT(day) DO UPDATE "
                            "SET equity=excluded.equity", (day, str(equity)))
 

@@ -102,7 +102,7 @@ class Background:
         resumed = s.work_journal.resume_interrupted()
         log.info("leader started (pid lock %s); %d interrupted alerts resumed", self.lock.path, resumed)
         if last_beat is not None:  # not the first start of this data dir: the executor restarted
-            s.outbox.add_event("restart", f"executor restarted (last heartbeat {time.time() - last_beat:.0f}s ago); "
+            s.outbox.add_event("restart", f"executor restarted (last heartbeat {s.clock() - last_beat:.0f}s ago); "
                                           f"{resumed} interrupted alert(s) resumed")
         self._restore_statuses()
         try:
@@ -132,7 +132,7 @@ class Background:
     def _dispatch(self, pool: ThreadPoolExecutor) -> float:
         """Hand out what can run now; returns seconds until an alert told to wait is due (or inf)."""
         seen: set[str] = set()
-        now = time.time()
+        now = self.services.clock()  # the journal's not_before is on the same clock
         due_in = float("inf")
         for row in self.services.work_journal.queued():
             symbol = row["symbol"]
@@ -201,8 +201,9 @@ class Background:
     def _restore_statuses(self) -> None:
         """A new leader rewrites recent row statuses, in case the old one died before its flush."""
         s = self.services
-        for symbol, minutes, status, when in s.work_journal.latest_row_statuses(time.time() - RESTORE_WINDOW):
-            s.writer.set((symbol, minutes), status, datetime.fromtimestamp(when or time.time(), s.settings.timezone))
+        now = s.clock()
+        for symbol, minutes, status, when in s.work_journal.latest_row_statuses(now - RESTORE_WINDOW):
+            s.writer.set((symbol, minutes), status, datetime.fromtimestamp(when or now, s.settings.timezone))
 
     def _sync_row_states(self) -> None:
         """READY for active rows with no status yet (or just re-activated), INACTIVE for inactive ones."""

@@ -4,9 +4,9 @@ and a web worker's desk (stored reads only, actions queued for the leader)."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigSnapshot
 from novalgo.domain.guards import AccountGuards
 from novalgo.domain.notify_messages import TRADES
@@ -31,7 +31,7 @@ def web_commands_on(settings) -> bool:
     return bool(settings.chat.slack_signing_secret or settings.chat.discord_public_key)
 
 
-def action_queue(services, clock: Callable[[], float] = time.time) -> ActionQueue:
+def action_queue(services, clock: Callable[[], float] = SYSTEM_CLOCK) -> ActionQueue:
     """The queue of actions in the journal's file, shared by the web workers and the leader."""
     return ActionQueue(services.journal.path, clock)
 
@@ -53,7 +53,7 @@ def _fills(services, queue: ActionQueue, history: FillHistory | None) -> Callabl
     return read
 
 
-def leader_desk(services, clock: Callable[[], float] = time.time) -> tuple[Desk, Switchboard, LeaderPositions, ActionQueue]:
+def leader_desk(services, clock: Callable[[], float] = SYSTEM_CLOCK) -> tuple[Desk, Switchboard, LeaderPositions, ActionQueue]:
     """The leader's desk: it reads the broker (every few seconds at most) and acts at once."""
     journal = services.work_journal
     tab = _settings_tab(services)
@@ -68,7 +68,7 @@ def leader_desk(services, clock: Callable[[], float] = time.time) -> tuple[Desk,
     return Desk(journal, services.settings, readings, switchboard.perform, clock), switchboard, positions, queue
 
 
-def web_desk(services, clock: Callable[[], float] = time.time) -> Desk:
+def web_desk(services, clock: Callable[[], float] = SYSTEM_CLOCK) -> Desk:
     """A web worker's desk: the journal and the tabs as the leader last read them; actions queued."""
     from novalgo.sheet.cache import saved_snapshot
     from novalgo.sheet.settings_tab import saved_settings
@@ -109,10 +109,11 @@ def chat_loops(services) -> list[tuple[str, float, Callable[[], object]]]:
         return []
     from novalgo.engine.telegram_bot import TelegramBot
 
-    desk, switchboard, positions, queue = leader_desk(services)
+    desk, switchboard, positions, queue = leader_desk(services, services.clock)
     loops: list[tuple[str, float, Callable[[], object]]] = []
     if telegram_on(settings):
-        loops.append(("novalgo-telegram-commands", TELEGRAM_TICK, TelegramBot(services.work_journal, desk, settings).run_once))
+        bot = TelegramBot(services.work_journal, desk, settings, clock=services.clock)
+        loops.append(("novalgo-telegram-commands", TELEGRAM_TICK, bot.run_once))
     if web_commands_on(settings):
         loops.append(("novalgo-chat-actions", ACTIONS_EVERY, lambda: queue.run_once(switchboard.perform)))
         loops.append(("novalgo-chat-positions", POSITIONS_EVERY, positions.refresh))

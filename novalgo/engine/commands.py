@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Position
 from novalgo.domain import chat
 from novalgo.domain.chat import Command
@@ -103,7 +103,7 @@ def stored_positions(journal: Journal) -> tuple[list[Position], float | None]:
 class LeaderPositions:
     """The broker's positions, read at most every ``ttl`` seconds and kept for the web workers."""
 
-    def __init__(self, broker, journal: Journal, clock: Callable[[], float] = time.time, ttl: float = POSITIONS_TTL):
+    def __init__(self, broker, journal: Journal, clock: Callable[[], float] = SYSTEM_CLOCK, ttl: float = POSITIONS_TTL):
         self.broker, self.journal, self.clock, self.ttl = broker, journal, clock, ttl
         self._read: tuple[list[Position], float] | None = None
 
@@ -127,7 +127,7 @@ class Desk:
     """Answers commands; hands actions to ``act`` (the leader's Switchboard, or the queue)."""
 
     def __init__(self, journal: Journal, settings: Settings, readings: Readings, act: Callable[[Action], str],
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = SYSTEM_CLOCK):
         self.journal = journal
         self.settings = settings
         self.readings = readings
@@ -252,7 +252,7 @@ class Switchboard:
     """Pause, resume and flatten, done in the leader (they read and write the sheet and the broker)."""
 
     def __init__(self, journal: Journal, settings: Settings, sheet, config, tab, broker, notify: Callable[[str], object],
-                 wake: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.time):
+                 wake: Callable[[], None] = lambda: None, clock: Callable[[], float] = SYSTEM_CLOCK):
         self.journal = journal
         self.settings = settings
         self.clock = clock
@@ -352,7 +352,7 @@ class Switchboard:
 class ActionQueue:
     """Actions asked where they cannot be done (a web worker), kept in the journal's file for the leader."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time, max_age: float = ACTION_MAX_AGE):
+    def __init__(self, path: Path, clock: Callable[[], float] = SYSTEM_CLOCK, max_age: float = ACTION_MAX_AGE):
         self._connections = ThreadConnections(Path(path), "synchronous=FULL")
         self._connections.prepare(SCHEMA)
         self.clock = clock

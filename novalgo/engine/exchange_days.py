@@ -10,10 +10,10 @@ failure is logged once per day, and the calendar is asked again after ``RETRY_AF
 from __future__ import annotations
 
 import logging
-import time
 from datetime import date, datetime
 from typing import Callable
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.guards import Session, weekday_session
 from novalgo.errors import RetryableError
 
@@ -27,7 +27,7 @@ class ExchangeDays:
     """``session(day)``: the exchange on that US/Eastern date, from ``session_close``."""
 
     def __init__(self, session_close: Callable[[date], datetime | None], source: str = "the broker's calendar",
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = SYSTEM_CLOCK):
         self.session_close = session_close
         self.source = source
         self.clock = clock
@@ -35,7 +35,7 @@ class ExchangeDays:
         self._told: set[date] = set()
 
     @classmethod
-    def of(cls, broker, clock: Callable[[], float] = time.time) -> "ExchangeDays":
+    def of(cls, broker, clock: Callable[[], float] = SYSTEM_CLOCK) -> "ExchangeDays":
         return cls(broker.session_close, SOURCES.get(getattr(broker, "kind", ""), "the broker's calendar"), clock)
 
     def session(self, day: date) -> Session:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
                                  OrderRequest, OrderState)
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import OrderPlan
@@ -65,7 +66,7 @@ class Executor(ExitOrders):
     cancel_other_orders: bool = True
     guards: Any = None  # the guard rails (engine/guards.py): asked before any entry goes
     outages: Any = None  # OutageWatch: a long outage of Alpaca or the sheet is told once
-    clock: Any = time.time
+    clock: Any = SYSTEM_CLOCK  # also ages alerts against the journal's received_at: the same clock
     sleep: Any = time.sleep
     _read_since_close: bool = field(default=False, init=False)  # the tracker's pass after the close
     # Set by the leader while the broker's trade stream runs: fills arrive as events, not polls.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import date, datetime, timezone
 from typing import Callable, Iterable
 
 from novalgo.broker.base import Broker
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.alerts import CLOSE, Alert
 from novalgo.domain.config_rows import FLATTEN_AT, ConfigRow
 from novalgo.domain.guards import FlattenAt, flatten_due, parse_flatten_at, trading_day, weekday
@@ -50,7 +50,7 @@ def journal_close(journal: Journal, row: ConfigRow, source: str, key: str, why: 
 class FlattenSchedule:
     """The leader's loop: ``run_once`` every few seconds queues the CLOSEs that are due."""
 
-    def __init__(self, journal: Journal, broker: Broker, config: ConfigCache, clock: Callable[[], float] = time.time,
+    def __init__(self, journal: Journal, broker: Broker, config: ConfigCache, clock: Callable[[], float] = SYSTEM_CLOCK,
                  is_trading_day: Callable[[date], bool] = weekday, wake: Callable[[], None] = lambda: None,
                  session_close: Callable[[date], datetime | None] = lambda day: None):
         self.journal = journal

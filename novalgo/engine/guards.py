@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
 from novalgo.broker.base import Account, Broker, Position
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import CLOSING, OPEN, OrderPlan
 from novalgo.domain.guards import (AccountGuards, RowGuards, Session, day_start, exposure_refusal, hours_refusal,
@@ -75,7 +75,7 @@ class _Cached:
 
 class Guards:
     def __init__(self, journal: Journal, broker: Broker, config: ConfigCache, env: AccountGuards,
-                 tab: SettingsTabCache | None = None, clock: Callable[[], float] = time.time,
+                 tab: SettingsTabCache | None = None, clock: Callable[[], float] = SYSTEM_CLOCK,
                  account_ttl: float = ACCOUNT_TTL, on_trip: Callable[[str], None] | None = None,
                  wake: Callable[[], None] = lambda: None, days: ExchangeDays | None = None):
         self.journal = journal

@@ -12,7 +12,6 @@ import hashlib
 import json
 import secrets
 import sqlite3
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from novalgo.broker.base import ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.money import plain
 from novalgo.domain import statuses
 from novalgo.domain.alert_parts import ExitTarget
@@ -123,7 +123,7 @@ def body_hash(body: str) -> str:
 
 
 class Journal:
-    def __init__(self, path: Path, sync: str = "full", clock=time.time, checkpoints: bool = True):
+    def __init__(self, path: Path, sync: str = "full", clock=SYSTEM_CLOCK, checkpoints: bool = True):
         """``checkpoints=False`` for the request path: WAL checkpoints then run in the background
         (the leader commits every second), never inside a webhook's answer."""
         self.path = Path(path)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
 from novalgo import channels as wire
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.money import plain
 from novalgo.domain.notify_messages import ALL, FAILURES, TRADES, level_of, outcome_line, pack, scrub, wanted
 from novalgo.settings import NotifySettings, Settings, secret_values
@@ -151,7 +151,7 @@ class Outbox:
     """Notices in the journal's file and the leader's senders of them."""
 
     def __init__(self, path: Path, settings: Settings, *, channels: list[Channel] | None = None,
-                 clock=time.time, backoff: tuple[float, float] = BACKOFF):
+                 clock=SYSTEM_CLOCK, backoff: tuple[float, float] = BACKOFF):
         self._connections = ThreadConnections(Path(path), "synchronous=NORMAL")
         self._connections.prepare(SCHEMA)
         self.channels = {c.name: c for c in (configured_channels(settings.notify) if channels is None else channels)}

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Iterable, Mapping
 
 from novalgo.broker.base import Broker, Fill
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.fifo import ClosedTrade, SymbolPnl, match_fifo, total
 from novalgo.domain.money import cents, cents_text, plain
 from novalgo.domain.timeframes import interval_minutes
@@ -128,7 +129,7 @@ class PerformanceUpdater:
     """Rebuilds the Performance tab from the broker's fills (leader loop and ``GET /performance``)."""
 
     def __init__(self, broker: Broker, sheet_backend: SheetBackend, journal, settings: Settings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = SYSTEM_CLOCK.now):
         self.broker = broker
         self.sheet = sheet_backend
         self.journal = journal  # the Journal: rows_for_orders and the stored fill history

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from novalgo.broker.base import Broker
+from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.engine.activity import ActivityAppender
 from novalgo.engine.chat_wiring import chat_loops
 from novalgo.engine.exchange_days import ExchangeDays
@@ -46,17 +47,19 @@ class Services:
     wakeup: Wakeup  # the request path wakes the leader's dispatcher, in whichever process it runs
     outbox: Outbox  # live notifications: add_event() for what is not an alert's outcome
     guards: Guards | None = None  # the guard rails: ask ``check_entry`` before an entry goes
+    clock: Clock = SYSTEM_CLOCK  # the one time of day everything here reads
 
 
-def make_broker(settings: Settings) -> Broker:
+def make_broker(settings: Settings, clock: Clock | None = None) -> Broker:
     """Alpaca when its keys are set, else the simulated broker in the data dir."""
+    clock = clock or settings.make_clock()
     if settings.broker_kind == "alpaca":
         from novalgo.broker.alpaca import AlpacaBroker
 
-        return AlpacaBroker.from_settings(settings)
+        return AlpacaBroker.from_settings(settings, wall_clock=clock)
     from novalgo.broker.simulated import SimulatedBroker
 
-    return SimulatedBroker(settings.data_dir)
+    return SimulatedBroker(settings.data_dir, clock=clock)
 
 
 def make_sheet_backend(settings: Settings) -> SheetBackend:
@@ -70,41 +73,49 @@ def make_sheet_backend(settings: Settings) -> SheetBackend:
     return LocalSheetBackend.from_settings(settings)
 
 
-def build_services(settings: Settings, broker: Broker | None = None, sheet: SheetBackend | None = None) -> Services:
-    """Everything one process needs; adapters may be injected (tests, benchmarks)."""
+def build_services(settings: Settings, broker: Broker | None = None, sheet: SheetBackend | None = None,
+                   clock: Clock | None = None) -> Services:
+    """Everything one process needs; adapters and the clock may be injected (tests, benchmarks).
+
+    One clock (the wall clock, or NOVALGO_CLOCK_START's) goes to everything that reads the time of
+    day, so a guard, the journal and the broker never disagree about what day it is."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal(settings.data_dir / JOURNAL_FILE, sync=settings.journal_sync, checkpoints=False)
+    clock = clock or settings.make_clock()
+    journal = Journal(settings.data_dir / JOURNAL_FILE, sync=settings.journal_sync, clock=clock, checkpoints=False)
     # The executor's own writes may skip the fsync: each is either re-derived on resume or
     # guarded by the broker's client_order_id check, so a power cut cannot turn one into a
     # second order. Only the alert itself (the request path) must be on disk before the 202.
-    work_journal = Journal(settings.data_dir / JOURNAL_FILE, sync="normal")
-    broker = broker or make_broker(settings)
+    work_journal = Journal(settings.data_dir / JOURNAL_FILE, sync="normal", clock=clock)
+    broker = broker or make_broker(settings, clock)
     sheet = sheet or make_sheet_backend(settings)
     ttl = settings.config_ttl if sheet.kind == "google" else min(settings.config_ttl, 2.0)
     config = ConfigCache(sheet, ttl, settings.data_dir / SNAPSHOT_FILE,
-                         refresh_in_background=sheet.kind == "google")
-    writer = StatusWriter(sheet, settings.timezone)
+                         refresh_in_background=sheet.kind == "google", wall_clock=clock)
+    writer = StatusWriter(sheet, settings.timezone, wall_clock=clock)
     wakeup = Wakeup(settings.data_dir, enabled=settings.wake)
     tab = SettingsTabCache(sheet, ttl, settings.data_dir / SETTINGS_SNAPSHOT_FILE,
-                           refresh_in_background=sheet.kind == "google")
-    outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings)
+                           refresh_in_background=sheet.kind == "google", wall_clock=clock)
+    outbox = Outbox(settings.data_dir / JOURNAL_FILE, settings, clock=clock)
     # A guard's trip (daily loss) is told once, to every channel that hears failures.
-    guards = Guards(work_journal, broker, config, settings.guards, tab, wake=wakeup.notify,
-                    on_trip=lambda text: outbox.add_event("guard", text, "failures"), days=ExchangeDays.of(broker))
+    guards = Guards(work_journal, broker, config, settings.guards, tab, clock=clock, wake=wakeup.notify,
+                    on_trip=lambda text: outbox.add_event("guard", text, "failures"),
+                    days=ExchangeDays.of(broker, clock))
     outages = OutageWatch(lambda kind, text: outbox.add_event(kind, text, "failures"))
     executor = Executor(work_journal, broker, config, writer, settings.max_alert_age, settings.fill_wait,
                         skip_outside_hours=settings.outside_hours == "skip",
-                        cancel_other_orders=settings.cancel_other_orders, guards=guards, outages=outages)
-    performance = PerformanceUpdater(broker, sheet, work_journal, settings)
+                        cancel_other_orders=settings.cancel_other_orders, guards=guards, outages=outages,
+                        clock=clock)
+    performance = PerformanceUpdater(broker, sheet, work_journal, settings, clock=clock.now)
     return Services(settings, journal, work_journal, broker, sheet, config, writer, executor, performance, wakeup,
-                    outbox, guards)
+                    outbox, guards, clock)
 
 
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
     days = services.guards.days  # one calendar for the flatten and the entry check: they cannot disagree
-    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, wake=services.wakeup.notify,
+    flatten = FlattenSchedule(services.work_journal, services.broker, services.config, clock=services.clock,
+                              wake=services.wakeup.notify,
                               is_trading_day=days.trades_on, session_close=lambda day: days.session(day).close)
     return [
         ("novalgo-tracker", TRACK_EVERY, services.executor.track),

@@ -12,10 +12,10 @@ this thread wait and try again, doubling the wait up to five minutes; nothing el
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable
 
 from novalgo import channels as wire
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.chat import ACTIONS, parse_command
 from novalgo.domain.notify_messages import scrub
 from novalgo.engine.commands import Desk
@@ -32,7 +32,7 @@ STALE_ACTION = 300.0
 
 
 class TelegramBot:
-    def __init__(self, journal: Journal, desk: Desk, settings: Settings, *, clock: Callable[[], float] = time.time,
+    def __init__(self, journal: Journal, desk: Desk, settings: Settings, *, clock: Callable[[], float] = SYSTEM_CLOCK,
                  backoff: tuple[float, float] = BACKOFF,
                  get_updates: Callable[[int], list[dict]] | None = None,
                  send: Callable[[str, str], str] | None = None):

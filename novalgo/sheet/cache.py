@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigRow, ConfigSnapshot, match_row, parse_config
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.tab_cache import TabCache, saved_cells
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 
 class ConfigCache(TabCache[ConfigSnapshot]):
     def __init__(self, backend: SheetBackend, ttl: float, snapshot_path: Path | None,
-                 unknown_interval: float = 5.0, clock=time.monotonic, refresh_in_background: bool = False):
-        super().__init__("Config tab", self._read_config, _parse, ttl, snapshot_path, clock, refresh_in_background)
+                 unknown_interval: float = 5.0, clock=time.monotonic, refresh_in_background: bool = False,
+                 wall_clock=SYSTEM_CLOCK):
+        super().__init__("Config tab", self._read_config, _parse, ttl, snapshot_path, clock, refresh_in_background,
+                         wall_clock)
         self.backend = backend
         self._version_read: object = None  # the backend's config_version() when last read
         self.unknown_interval = unknown_interval

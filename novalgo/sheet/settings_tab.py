@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.guards import AccountGuards, parse_settings_tab
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.tab_cache import Cells, TabCache, saved_cells
@@ -23,9 +24,9 @@ MISSING_TAB_TTL = 300.0
 
 class SettingsTabCache(TabCache[Cells]):
     def __init__(self, backend: SheetBackend, ttl: float, snapshot_path: Path | None, clock=time.monotonic,
-                 refresh_in_background: bool = False):
+                 refresh_in_background: bool = False, wall_clock=SYSTEM_CLOCK):
         super().__init__("Settings tab", backend.read_settings, lambda cells, _when: cells, ttl, snapshot_path, clock,
-                         refresh_in_background)
+                         refresh_in_background, wall_clock)
         self.backend = backend
 
     def guards(self) -> tuple[AccountGuards, list[str]]:

@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.domain.config_rows import RowKey
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import SheetBackend
@@ -23,10 +24,11 @@ MAX_BACKOFF = 60.0
 
 
 class StatusWriter:
-    def __init__(self, backend: SheetBackend, timezone: ZoneInfo, clock=time.monotonic):
+    def __init__(self, backend: SheetBackend, timezone: ZoneInfo, clock=time.monotonic, wall_clock: Clock = SYSTEM_CLOCK):
         self.backend = backend
         self.timezone = timezone
-        self.clock = clock
+        self.clock = clock  # elapsed time: the flush throttle
+        self.wall_clock = wall_clock  # time of day: the Last Updated stamps
         self._pending: dict[RowKey, tuple[str, str]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -35,7 +37,7 @@ class StatusWriter:
         self.writes = 0
 
     def set(self, key: RowKey, status: str, when: datetime | None = None) -> None:
-        stamp = sheet_time(when or datetime.now(self.timezone), self.timezone)
+        stamp = sheet_time(when or self.wall_clock.now(self.timezone), self.timezone)
         with self._lock:
             self._pending[key] = (status, stamp)
         self._wake.set()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.errors import SheetUnavailable
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,15 @@ Cells = list[list[str]]
 
 class TabCache(Generic[T]):
     def __init__(self, name: str, read: Callable[[], Cells], parse: Callable[[Cells, float], T], ttl: float,
-                 snapshot_path: Path | None, clock=time.monotonic, refresh_in_background: bool = False):
+                 snapshot_path: Path | None, clock=time.monotonic, refresh_in_background: bool = False,
+                 wall_clock: Callable[[], float] = SYSTEM_CLOCK):
         self.name = name  # "Config tab", for the log
         self._read_cells = read
         self._parse = parse  # (cells, when read as epoch seconds) → what callers use
         self.ttl = ttl
         self.snapshot_path = snapshot_path
-        self.clock = clock
+        self.clock = clock  # elapsed time: the TTL
+        self.wall_clock = wall_clock  # time of day: when a copy was read and saved
         self.refresh_in_background = refresh_in_background
         self._current: T | None = None
         self._fetched = float("-inf")
@@ -95,7 +98,7 @@ class TabCache(Generic[T]):
                 self._current = self._from_disk()
             self._fetched = started  # do not hammer a failing API: wait a TTL
             return
-        new = self._parse(cells, time.time())
+        new = self._parse(cells, self.wall_clock())
         self._fetched = started
         if self.keep_old(new, self._current):
             return
@@ -107,7 +110,7 @@ class TabCache(Generic[T]):
         if self.snapshot_path is None:
             return
         temp = self.snapshot_path.with_suffix(".tmp")
-        temp.write_text(json.dumps({"saved_at": time.time(), "values": cells}))
+        temp.write_text(json.dumps({"saved_at": self.wall_clock(), "values": cells}))
         os.replace(temp, self.snapshot_path)
 
     def _from_disk(self) -> T | None:

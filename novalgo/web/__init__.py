@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import atexit
 import logging
-import time
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from novalgo.broker.base import Broker
+from novalgo.clock import Clock
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 
@@ -17,19 +17,21 @@ MAX_BODY = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, broker: Broker | None = None, sheet: SheetBackend | None = None,
-               start_background: bool | None = None) -> Flask:
-    """A NovAlgo app; starts the background leader candidate unless told not to."""
+               start_background: bool | None = None, clock: Clock | None = None) -> Flask:
+    """A NovAlgo app; starts the background leader candidate unless told not to. ``clock``: the
+    time of day for everything (default: the wall clock, or NOVALGO_CLOCK_START's)."""
     from novalgo.engine.background import Background
     from novalgo.engine.services import build_services
     from novalgo.web import admin, discord, slack, webhook  # the blueprints import this package: load them last
 
     settings = settings or Settings.from_env()
-    services = build_services(settings, broker=broker, sheet=sheet)
+    services = build_services(settings, broker=broker, sheet=sheet, clock=clock)
     app = Flask("novalgo")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     app.extensions["novalgo"] = services
-    app.extensions["novalgo.started_at"] = time.time()
+    app.extensions["novalgo.started_at"] = services.clock()
+    app.extensions["novalgo.clock"] = services.clock  # the chat commands' answers read time from it
     background = Background(services)
     app.extensions["novalgo.background"] = background
     app.register_blueprint(webhook.blueprint)

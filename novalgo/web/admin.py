@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from functools import wraps
 
@@ -51,7 +50,7 @@ def health():
     services = _services()
     settings = services.settings
     beat = services.journal.heartbeat()
-    now = time.time()
+    now = services.clock()  # the journal's heartbeat is on the same clock
     started = current_app.extensions["novalgo.started_at"]
     alive = beat is not None and now - beat < HEARTBEAT_STALE
     starting = not alive and now - started < STARTUP_GRACE
@@ -60,7 +59,7 @@ def health():
     # From stored state only (the Settings tab as the leader last read it, the journal's trip):
     # /health never waits on the sheet or the broker, and being public it shows no dollars.
     paused = pause_reasons(settings.guards, saved_settings(settings.data_dir / SETTINGS_SNAPSHOT_FILE)[0],
-                           services.journal, datetime.now(settings.timezone), amounts=False)
+                           services.journal, services.clock.now(settings.timezone), amounts=False)
     body = {
         "status": status,
         "mode": settings.mode,
@@ -70,7 +69,7 @@ def health():
         "queue_depth": services.journal.queue_depth(),
         "entries": {"paused": bool(paused), "why": paused},
         "executor_heartbeat": _iso(beat, settings.timezone),
-        "timestamp": datetime.now(settings.timezone).isoformat(timespec="seconds"),
+        "timestamp": services.clock.now(settings.timezone).isoformat(timespec="seconds"),
         "version": __version__,
     }
     return jsonify(body), 200 if alive or starting else 503

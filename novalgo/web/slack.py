@@ -12,12 +12,12 @@ Anyone in the workspace may ask for status; only the listed user ids may act.
 from __future__ import annotations
 
 import logging
-import time
 from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.chat import ACTIONS, parse_command
 
 blueprint = Blueprint("slack", __name__)
@@ -33,7 +33,7 @@ class _Clock:
 
 
 def _clock():
-    return current_app.extensions.get("novalgo.clock", time.time)
+    return current_app.extensions.get("novalgo.clock", SYSTEM_CLOCK)
 
 
 def chat_desk():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from novalgo.broker.alpaca import AlpacaBroker
 from novalgo.broker.base import OrderRequest
 from tests.fakes.alpaca_server import FakeAlpaca
 from tests.support.analytics import run
+from tests.support.clock import pinned_start
 
 
 
@@ -25,7 +26,7 @@ def alpaca():
 
 
 def business_days_to_yesterday(n: int) -> list[date]:
-    today = datetime.now(ZoneInfo("America/New_York")).date()
+    today = pinned_start().astimezone(ZoneInfo("America/New_York")).date()  # the commands' and the fake's today
     return [d.date() for d in pd.bdate_range(end=today - timedelta(days=1), periods=n)]
 
 
@@ -37,7 +38,8 @@ def test_report_json_from_alpaca_with_spy_comparison(workdir, alpaca):
     alpaca.set_equity_history([(d, Decimal(f"{v:.2f}")) for d, v in zip(days, equity)])
     alpaca.set_daily_bars("SPY", [(d, Decimal(f"{v:.2f}")) for d, v in zip(days, spy)])
 
-    broker = AlpacaBroker(alpaca.key_id, alpaca.secret_key, base_url=alpaca.url, data_url=alpaca.url, sdk_retry_wait=0)
+    broker = AlpacaBroker(alpaca.key_id, alpaca.secret_key, base_url=alpaca.url, data_url=alpaca.url, sdk_retry_wait=0,
+                          wall_clock=alpaca.clock)
     broker.submit(OrderRequest("nva-a-0", "AAPL", "buy", qty=Decimal(10)))
     alpaca.set_price("AAPL", "160")
     broker.submit(OrderRequest("nva-b-0", "AAPL", "sell", qty=Decimal(10)))  # +$100 closed

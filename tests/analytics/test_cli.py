@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from novalgo.broker.base import OrderRequest
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.settings import Settings
 from tests.support.analytics import market_files, offline_args, run
+from tests.support.clock import pinned_start
 
 
 STAMPED = re.compile(r"^(positions|trades|account)_\d{8}_\d{6}\.csv$")
@@ -101,7 +102,7 @@ def test_export_writes_timestamped_csvs_and_charts_into_the_export_dir(workdir):
 
 def simulate_trading(data_dir: Path, days: int = 30) -> None:
     """A month of trading on the simulated broker, one account read per day (its equity curve)."""
-    clock = [(datetime.now(timezone.utc) - timedelta(days=days + 1)).timestamp()]
+    clock = [(pinned_start() - timedelta(days=days + 1)).timestamp()]  # a month up to the commands' now
     broker = SimulatedBroker(data_dir, clock=lambda: clock[0])
     rng = np.random.default_rng(11)
     prices = {"AAPL": 230.0, "TSLA": 300.0, "NVDA": 120.0}

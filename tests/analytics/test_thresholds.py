@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.engine.journal import Journal
 from tests.fakes.twilio_server import FakeTwilio
 from tests.support.analytics import run
+from tests.support.clock import pinned_start, ticking_clock
 
 
 D = Decimal
@@ -104,7 +104,7 @@ def failed_alert(journal: Journal, symbol: str, reason: str) -> str:
 
 def test_alerts_command_texts_each_crossing_once(workdir, twilio):
     data = workdir / "data"
-    clock = [time.time()]
+    clock = [pinned_start().timestamp()]  # where the command's clock starts
     journal = Journal(data / "journal.sqlite3", sync="normal", clock=lambda: clock[0])
     journal.beat()
     env = sms_env(twilio)
@@ -129,7 +129,7 @@ def test_alerts_command_texts_each_crossing_once(workdir, twilio):
     assert len(twilio.sent) == 3 and "heartbeat" in twilio.sent[2]["body"]
     run("alerts", env=env)
     assert len(twilio.sent) == 3
-    clock[0] = time.time()
+    clock[0] = pinned_start().timestamp()
     journal.beat()
     run("alerts", env=env)  # recovered: the crossing clears
     clock[0] -= 3600
@@ -139,7 +139,7 @@ def test_alerts_command_texts_each_crossing_once(workdir, twilio):
 
 
 def test_oversized_position_and_delivery_failure_retry(workdir, twilio):
-    broker = SimulatedBroker(workdir / "data")
+    broker = SimulatedBroker(workdir / "data", clock=ticking_clock())
     broker.observe_price("AAPL", D(200))
     broker.submit(OrderRequest("nva-big-0", "AAPL", "buy", qty=D(200)))  # $40,000 of $100,000
     env = {**sms_env(twilio), "NOVALGO_ALERT_POSITION_PCT": "25", "NOVALGO_ALERT_HEARTBEAT_MINUTES": "off"}
@@ -155,7 +155,7 @@ def test_oversized_position_and_delivery_failure_retry(workdir, twilio):
 
 
 def test_dry_run_sends_nothing_and_remembers_nothing(workdir, twilio):
-    journal = Journal(workdir / "data" / "journal.sqlite3", sync="normal")
+    journal = Journal(workdir / "data" / "journal.sqlite3", sync="normal", clock=ticking_clock())
     failed_alert(journal, "AMD", "rejected")
     result = run("alerts", "--dry-run", "--json", env=sms_env(twilio))
     data = json.loads(result.stdout)
@@ -165,10 +165,11 @@ def test_dry_run_sends_nothing_and_remembers_nothing(workdir, twilio):
 
 def test_journal_is_read_only(workdir):
     path = workdir / "data" / "journal.sqlite3"
-    journal = Journal(path, sync="normal")
+    clock = ticking_clock()
+    journal = Journal(path, sync="normal", clock=clock)
     failed_alert(journal, "AMD", "rejected")
     journal.close()
     before = path.read_bytes()
-    view = read(path, datetime.now(timezone.utc) - timedelta(hours=1))
+    view = read(path, clock.now() - timedelta(hours=1))
     assert [f.symbol for f in view.failed] == ["AMD"] and view.heartbeat is None
     assert path.read_bytes() == before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ def fake():
 
 
 def make_broker(fake: FakeAlpaca, **options) -> AlpacaBroker:
-    settings = dict(base_url=fake.url, data_url=fake.url, timeout=(2.0, 5.0), budget=RequestBudget(),
+    settings = dict(base_url=fake.url, data_url=fake.url, wall_clock=fake.clock, timeout=(2.0, 5.0), budget=RequestBudget(),
                     sdk_retry_wait=0)
     settings.update(options)
     return AlpacaBroker(fake.key_id, fake.secret_key, **settings)
@@ -270,7 +270,7 @@ def test_cancel_a_working_order(fake, broker):
 
 
 def test_fills_page_through_hundreds_oldest_first_with_client_ids(fake, broker):
-    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    start = fake.now() - timedelta(hours=6)
     fake.add_fills("AAPL", 620, start=start, step=timedelta(seconds=30))
 
     fills = broker.fills(start - timedelta(minutes=1))
@@ -288,13 +288,13 @@ def test_fills_page_through_hundreds_oldest_first_with_client_ids(fake, broker):
 
 
 def test_fills_since_excludes_older_and_needs_an_aware_time(fake, broker):
-    now = datetime.now(timezone.utc)
+    now = fake.now()
     fake.add_fills("MSFT", 3, start=now - timedelta(days=2), step=timedelta(hours=1))
     broker.submit(buy("f-1", qty=Decimal(2)))
     fills = broker.fills(now - timedelta(hours=1))
     assert [(f.symbol, f.qty, f.client_order_id) for f in fills] == [("AAPL", 2, "f-1")]
     with pytest.raises(ValueError):
-        broker.fills(datetime.now())
+        broker.fills(fake.now().replace(tzinfo=None))  # naive
 
 
 def test_latest_price_uses_the_iex_feed_and_the_crypto_api(fake, broker):
@@ -307,7 +307,7 @@ def test_latest_price_uses_the_iex_feed_and_the_crypto_api(fake, broker):
 
 
 def test_portfolio_history_and_daily_bars_for_analytics(fake, broker):
-    today = datetime.now(ZoneInfo("America/New_York")).date()  # Alpaca dates days in New York
+    today = fake.now(ZoneInfo("America/New_York")).date()  # Alpaca dates days in New York
     fake.set_equity_history([(today - timedelta(days=n), Decimal(100000 + n)) for n in range(10, 0, -1)])
     history = broker.portfolio_history("1M")
     assert len(history) == 11 and history[0][1] == Decimal(100010) and history[-1][1] == Decimal(100000)

@@ -80,7 +80,7 @@ def fake():
 
 @pytest.fixture
 def broker(fake):
-    return AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+    return AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url, wall_clock=fake.clock,
                         budget=RequestBudget(), sdk_retry_wait=0)
 
 

@@ -95,7 +95,7 @@ def test_budget_is_shared_by_threads():
 def test_session_always_sets_a_timeout_and_counts_alpaca_py_retries():
     with FakeAlpaca() as fake:
         budget = RequestBudget()
-        broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+        broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url, wall_clock=fake.clock,
                               budget=budget, sdk_retry_wait=0)
         fake.fail("POST", "/v2/orders", 429, times=2)
         broker.submit(OrderRequest("t-1", "AAPL", "buy", qty=Decimal(1)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal as D
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.support.clock import Clock
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=timezone.utc).timestamp()
 DAY = 86400.0
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -235,6 +237,17 @@ def test_equity_history_keeps_one_figure_per_day(broker, clock):
     broker.submit(order("sell", qty="10", price="95"))
     assert broker.equity_history() == [
         (date(2025, 3, 3), D("100100")), (date(2025, 3, 4), D("99900")), (date(2025, 3, 6), D("99950"))]
+
+
+def test_equity_is_kept_under_the_eastern_trading_day_not_the_utc_date(broker, clock):
+    # 21:00 New York on Monday 3 March is already Tuesday in UTC: the figure is still Monday's.
+    clock.now = datetime(2025, 3, 3, 21, 0, tzinfo=NEW_YORK).timestamp()
+    broker.account()
+    clock.now = datetime(2025, 3, 4, 10, 0, tzinfo=NEW_YORK).timestamp()
+    broker.submit(order("buy", qty="10", price="100"))
+    broker.observe_price("AAPL", D("90"))
+    broker.account()
+    assert broker.equity_history() == [(date(2025, 3, 3), D("100000")), (date(2025, 3, 4), D("99900"))]
 
 
 def test_crypto_is_never_shortable_here(broker):

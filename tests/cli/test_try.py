@@ -11,6 +11,7 @@ from novalgo.cli import main
 from novalgo.settings import Settings
 from novalgo.web import create_app
 from tests.support.alerts import SECRET, alert_body, run_queue
+from tests.support.clock import pinned_start
 
 
 def run_try(data_dir: Path, body: str, **env):
@@ -50,7 +51,7 @@ def test_an_indicator_text_on_a_fresh_data_dir(tmp_path):
 def test_against_the_position_the_service_holds_and_without_writing(tmp_path):
     data_dir = tmp_path / "data"
     app = create_app(Settings(webhook_secret=SECRET, data_dir=data_dir, run_background=False,
-                              journal_sync="normal"), start_background=False)
+                              journal_sync="normal", clock_start=pinned_start()), start_background=False)
     services = app.extensions["novalgo"]
     assert app.test_client().post("/webhook", data=alert_body("buy", price=200)).status_code == 202
     assert run_queue(services) == ["FILLED"]
@@ -109,7 +110,7 @@ def test_a_row_with_exits_shows_the_bracket_and_a_close_shows_the_exits_it_cance
     assert "config row AAPL 15 Min (row 2): 25 sh, active" in rehearsed
     assert "order 1 buy 25 AAPL (open): take-profit 204, stop-loss 197, good till cancelled" in rehearsed
     app = create_app(Settings(webhook_secret=SECRET, data_dir=data_dir, run_background=False,
-                              journal_sync="normal"), start_background=False)
+                              journal_sync="normal", clock_start=pinned_start()), start_background=False)
     assert app.test_client().post("/webhook", data=alert_body("buy", price=200)).status_code == 202
     assert run_queue(app.extensions["novalgo"]) == ["FILLED"]
     closing = lines(run_try(data_dir, alert_body("close", price=201)).output)

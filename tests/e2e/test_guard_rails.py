@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
 from click.testing import CliRunner
@@ -64,6 +66,23 @@ def test_health_says_why_entries_are_paused(tmp_path):
     write_local_config(data_dir, ["AAPL"])
     with RunningService(data_dir, SECRET, workers=2, NOVALGO_TRADING="off") as service:
         assert entries(service) == {"paused": True, "why": ["trading is off (NOVALGO_TRADING=off)"]}
+
+
+def test_the_service_keeps_the_time_novalgo_clock_start_gives_it(tmp_path):
+    """A rehearsal after the close: the service's clock starts at Monday 16:30 New York, so /health
+    says so and a row's Trading Hours turn an entry away, whatever time the machine has."""
+    data_dir = tmp_path / "data"
+    (data_dir / "sheet").mkdir(parents=True)
+    with open(data_dir / "sheet" / "Config.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([
+            ["symbol", "position_size", "active", "Time Frame", "Trading Hours"],
+            ["AAPL", "5000", "TRUE", "15 Min", "09:45-15:30"]])
+    after_close = datetime(2026, 12, 7, 16, 30, tzinfo=ZoneInfo("America/New_York"))
+    with RunningService(data_dir, SECRET, workers=2, clock_start=after_close) as service:
+        stamp = datetime.fromisoformat(requests.get(f"{service.url}/health", timeout=5).json()["timestamp"])
+        assert timedelta(0) <= stamp - after_close < timedelta(minutes=2)
+        skipped = service.post({"action": "buy", "symbol": "AAPL", "timeframe": "15", "price": 200}, wait=2).json()
+        assert skipped["outcome"] == "SKIPPED" and "Trading Hours 09:45-15:30" in skipped["reason"], skipped
 
 
 def test_check_shows_the_guards_in_force(tmp_path):

@@ -13,15 +13,17 @@ import time
 import pytest
 import requests
 
+from tests.support.clock import pinned_start
 from tests.support.gunicorn import wait_for
 from tests.support.running_service import RunningService
 
 SECRET = "guards-e2e-secret"
 HEADER = ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated", "Trading Hours",
           "Max Trades/Day"]
-# Trading Hours that never include now: a one-minute window twelve hours away.
-AWAY = time.strftime("%H:%M", time.gmtime(time.time() + 12 * 3600)) + "-" + \
-    time.strftime("%H:%M", time.gmtime(time.time() + 12 * 3600 + 60)) + " UTC"
+# Trading Hours that never include now (the service's clock starts at the tests' pinned instant):
+# a one-minute window twelve hours away.
+_AWAY = pinned_start().timestamp() + 12 * 3600
+AWAY = time.strftime("%H:%M", time.gmtime(_AWAY)) + "-" + time.strftime("%H:%M", time.gmtime(_AWAY + 60)) + " UTC"
 
 
 @pytest.fixture(scope="module")

@@ -62,12 +62,13 @@ def wait_for_status(fakes: Fakes, symbol: str, timeframe: str, status: str, time
         time.sleep(0.1)
 
 
-def assert_recent(row: dict) -> None:
-    """Last Updated is now, in the service's zone (America/Los_Angeles unless configured)."""
+def assert_recent(row: dict, fakes: Fakes) -> None:
+    """Last Updated is now, in the service's zone (America/Los_Angeles unless configured); the
+    service's clock and the fakes' start at the same pinned instant."""
     text = row["Last Updated"]
     assert text[20:] in ("PST", "PDT"), row
     stamp = datetime.strptime(text[:19], STAMP).replace(tzinfo=SHEET_ZONE)
-    assert abs((datetime.now(SHEET_ZONE) - stamp).total_seconds()) < 60, row
+    assert abs((fakes.alpaca.now(SHEET_ZONE) - stamp).total_seconds()) < 60, row
 
 
 def test_service_reports_paper_trading_on_the_google_sheet(stack):
@@ -94,7 +95,7 @@ def test_trading_scenario_moves_the_alpaca_position_and_writes_each_status(stack
         assert fakes.held("AAPL") == Decimal(position), (action, price)
         row = wait_for_status(fakes, "AAPL", "15 Min", status)
         assert row["Order Status"] == status, (action, row)
-        assert_recent(row)
+        assert_recent(row, fakes)
         stamps.append(row["Last Updated"])
     assert len(set(stamps)) > 1, "Last Updated moves with each status"
     sides = [(o["side"], o["qty"] or "$" + o["notional"]) for o in fakes.alpaca.orders.values() if o["symbol"] == "AAPL"]
@@ -158,7 +159,7 @@ def test_a_sheets_storm_does_not_stop_orders_and_the_statuses_land_after_it(stac
     # After the storm the coalesced statuses land, and nothing was sent twice.
     row = wait_for_status(fakes, "TSLA", "30 Min", "FILLED", timeout=storm + 25)
     assert row["Order Status"] == "FILLED"
-    assert_recent(row)
+    assert_recent(row, fakes)
     failures = [e for e in fakes.sheets.requests(ok=False) if e["at"] >= storm_starts]
     assert failures and {e["status"] for e in failures} == {503}
     assert [o["side"] for o in fakes.alpaca.orders.values() if o["symbol"] == "TSLA"] == ["buy", "sell", "sell"]

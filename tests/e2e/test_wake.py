@@ -21,6 +21,7 @@ from novalgo.engine.services import JOURNAL_FILE
 from novalgo.engine.wakeup import WAKE_FILE
 from tests.support.gunicorn import wait_for
 from tests.support.running_service import RunningService, write_local_config
+from tests.support.clock import ticking_clock
 
 SECRET = "e2e-secret"
 SYMBOLS = [f"W{i:02d}" for i in range(6)]
@@ -32,7 +33,8 @@ def prepare(data_dir: Path) -> str:
     the new leader's first pass (which finds anything queued, wake or not) is behind us."""
     write_local_config(data_dir, SYMBOLS)
     delivery = read_delivery(json.dumps({"action": "buy", "symbol": "MARK", "price": 10, "secret": SECRET}).encode())
-    return Journal(data_dir / JOURNAL_FILE).add(parse_alert(delivery), delivery.stored_body, "127.0.0.1", 0)[0]
+    # Stamped on the service's clock (the tests' instant), or the leader could find it stale.
+    return Journal(data_dir / JOURNAL_FILE, clock=ticking_clock()).add(parse_alert(delivery), delivery.stored_body, "127.0.0.1", 0)[0]
 
 
 def status_of(service: RunningService, alert_id: str) -> str:

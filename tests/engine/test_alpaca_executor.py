@@ -79,7 +79,7 @@ def test_outside_hours_skip_records_skipped_and_places_nothing(settings, fake):
     from novalgo.web import create_app
 
     settings = settings.with_overrides(outside_hours="skip", fill_wait=0.3)
-    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+    broker = AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url, wall_clock=fake.clock,
                           budget=RequestBudget(), sdk_retry_wait=0)
     services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
     fake.market.close()

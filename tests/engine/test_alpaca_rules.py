@@ -8,7 +8,6 @@ placed, an order replaced by hand, and the request budget while the market is cl
 from __future__ import annotations
 
 import csv
-import time
 from decimal import Decimal
 
 import pytest
@@ -69,7 +68,7 @@ def statuses_of(services) -> list[str]:
 
 def age_alerts(services, seconds: float) -> None:
     """Let time pass for the executor (hours after the close, say) without sleeping."""
-    services.executor.clock = lambda: time.time() + seconds
+    services.executor.clock = lambda: services.clock() + seconds
 
 
 def rejected(fake) -> list[dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -91,7 +90,7 @@ def test_short_without_a_price_fails_with_the_reason(services):
 
 def test_stale_alert_expires_without_trading(services):
     alert_id = journal_alert(services, alert_body("buy", price=200))
-    services.executor.clock = lambda: time.time() + services.executor.max_alert_age + 1
+    services.executor.clock = lambda: services.clock() + services.executor.max_alert_age + 1
     assert run_queue(services) == ["EXPIRED"]
     assert "older than NOVALGO_MAX_ALERT_AGE" in services.journal.get(alert_id)["reason"]
     assert services.broker.positions() == []

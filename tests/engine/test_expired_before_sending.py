@@ -4,7 +4,6 @@ burst) leaves the Config row as it was: never ORDER SUBMITTED with nothing at th
 from __future__ import annotations
 
 import csv
-import time
 
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
@@ -19,7 +18,8 @@ class SlowToPlan(SimulatedBroker):
     def position(self, symbol):
         if self.executor is not None:
             age = self.executor.max_alert_age
-            self.executor.clock = lambda: time.time() + age + 1
+            journal_clock = self.executor.journal.clock
+            self.executor.clock = lambda: journal_clock() + age + 1
         return super().position(symbol)
 
 
@@ -57,7 +57,8 @@ class SlowBetweenLegs(SimulatedBroker):
         state = super().submit(order)
         if self.executor is not None:
             age = self.executor.max_alert_age
-            self.executor.clock = lambda: time.time() + age + 1
+            journal_clock = self.executor.journal.clock
+            self.executor.clock = lambda: journal_clock() + age + 1
         return state
 
 

@@ -75,9 +75,7 @@ def test_an_entry_a_minute_outside_the_rows_hours_is_skipped(services):
 
 
 def test_the_trade_that_reaches_the_days_cap_goes_and_the_next_is_skipped(services):
-    import time
-
-    guards = guards_for(services, clock=time.time)
+    guards = guards_for(services, clock=services.clock)  # the journal's clock: "today" is the entries' day
     aapl = row(max_trades="2")
     for action in ("buy", "close"):
         journal_alert(services, alert_body(action, price=200))
@@ -179,7 +177,7 @@ def test_flatten_on_max_loss_queues_one_guard_close_per_held_row(services):
     equity = broker.account().equity
     guards = Guards(services.journal, broker, services.config,
                     AccountGuards(max_daily_loss=LossLimit(Decimal(100), False), flatten_on_max_loss=True),
-                    account_ttl=0)
+                    clock=services.clock, account_ttl=0)
     told = []
     guards.on_trip = told.append
     assert guards.watch() is None, "the simulator has no last_equity: the day starts from this equity"
@@ -226,7 +224,8 @@ def test_a_flip_replaces_the_symbols_exposure_rather_than_adding_to_it(services)
 
 def test_health_says_entries_are_paused_after_a_trip_without_showing_the_accounts_dollars(services, client):
     broker = StubBroker(equity=Decimal(90000))
-    guards = Guards(services.journal, broker, services.config, AccountGuards(max_daily_loss=LossLimit(Decimal(500), False)))
+    guards = Guards(services.journal, broker, services.config, AccountGuards(max_daily_loss=LossLimit(Decimal(500), False)),
+                    clock=services.clock)  # the day /health asks about
     guards.on_trip = lambda text: None
     assert "$10,000.00" in guards.watch()
     seen = client.get("/health").get_json()["entries"]

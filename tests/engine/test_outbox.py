@@ -18,6 +18,7 @@ from tests.fakes.discord_server import Troubled
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.smtp import FakeSMTP
 from tests.support.alerts import alert_body
+from tests.support.clock import pinned_start
 
 EVERY = 5.0
 FAST = (0.5, 2.0)  # backoff: first wait, cap
@@ -25,7 +26,7 @@ FAST = (0.5, 2.0)  # backoff: first wait, cap
 
 class Clock:
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now = pinned_start().timestamp()
 
     def __call__(self) -> float:
         return self.now

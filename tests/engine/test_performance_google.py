@@ -15,6 +15,7 @@ from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy
 from tests.support.alerts import SECRET, alert_body, journal_alert, run_queue
 from tests.support.running_service import write_service_account
 from tests.fakes.sheets_server import SheetsFake
+from tests.support.clock import pinned_start
 
 SHEET = "1PerformanceSheetForTests"
 EMAIL = "novalgo-bot@example-project.iam.gserviceaccount.com"
@@ -46,7 +47,7 @@ def fake(key_pair):
 def google_settings(tmp_path, key_pair, fake) -> Settings:
     credentials = write_service_account(tmp_path / "credentials.json", key_pair, EMAIL, fake.token_url)
     return Settings(webhook_secret=SECRET, data_dir=tmp_path / "data", run_background=False, journal_sync="normal",
-                    sheet_id=SHEET, google_credentials=credentials, sheets_api_url=fake.url)
+                    sheet_id=SHEET, google_credentials=credentials, sheets_api_url=fake.url, clock_start=pinned_start())
 
 
 @pytest.fixture
@@ -65,7 +66,8 @@ def test_the_tab_is_rewritten_in_one_write_with_sortable_numbers(google_services
         run_queue(services)
     writes_before = len(fake.requests("write"))
 
-    PerformanceUpdater(services.broker, services.sheet, services.journal, google_settings).run_once()
+    PerformanceUpdater(services.broker, services.sheet, services.journal, google_settings,
+                       clock=services.clock.now).run_once()
 
     assert len(fake.requests("write")) == writes_before + 1, "one write per update"
     shown = fake.values(SHEET, "Performance")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 from novalgo.broker.alpaca import AlpacaBroker
@@ -12,20 +12,22 @@ from novalgo.engine.journal import Journal
 from novalgo.engine.performance import PerformanceUpdater
 from novalgo.sheet.local import LocalSheetBackend
 from tests.fakes.alpaca_server import FakeAlpaca
+from tests.support.clock import pinned_start
 
 ACTIVITIES = ("GET", "/v2/account/activities/FILL")
-NOW = datetime.now(timezone.utc)
+NOW = pinned_start()  # where the fake's clock starts
 
 
 def broker_for(fake: FakeAlpaca) -> AlpacaBroker:
-    return AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url,
+    return AlpacaBroker(fake.key_id, fake.secret_key, base_url=fake.url, data_url=fake.url, wall_clock=fake.clock,
                         budget=RequestBudget(), sdk_retry_wait=0, account_ttl=0)
 
 
 def updater(fake: FakeAlpaca, settings) -> PerformanceUpdater:
     """A fresh process: its own broker, journal and sheet on the same data dir."""
-    journal = Journal(settings.data_dir / "journal.sqlite3", sync="normal")
-    return PerformanceUpdater(broker_for(fake), LocalSheetBackend.from_settings(settings), journal, settings)
+    journal = Journal(settings.data_dir / "journal.sqlite3", sync="normal", clock=fake.clock)
+    return PerformanceUpdater(broker_for(fake), LocalSheetBackend.from_settings(settings), journal, settings,
+                              clock=fake.clock.now)
 
 
 def performance_rows(settings) -> list[list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 from novalgo.broker.base import OrderRequest
@@ -24,7 +24,8 @@ def performance_csv(settings) -> list[list[str]]:
 
 
 def updater(services, settings, **kwargs) -> PerformanceUpdater:
-    return PerformanceUpdater(services.broker, services.sheet, services.journal, settings, **kwargs)
+    return PerformanceUpdater(services.broker, services.sheet, services.journal, settings,
+                              **{"clock": services.clock.now, **kwargs})
 
 
 def test_the_trading_scenario_shows_aapl_trades_with_the_right_pnl(services, settings):
@@ -75,7 +76,7 @@ def test_each_trade_is_credited_to_the_row_whose_alert_closed_it_and_others_are_
 
 def test_fills_older_than_the_window_are_left_out(services, settings):
     trade(services, ("buy", "AAPL", "15", 200, "FILLED"), ("close", "AAPL", "15", 210, "WAITING"))
-    later = datetime.now(timezone.utc) + timedelta(days=settings.performance_days + 1)
+    later = services.clock.now() + timedelta(days=settings.performance_days + 1)
 
     numbers = updater(services, settings, clock=lambda: later).run_once()
 
@@ -88,7 +89,7 @@ def test_a_shorter_table_replaces_a_longer_one(services, settings):
           ("buy", "TSLA", "30", 300, "FILLED"))
     updater(services, settings).run_once()
     assert [row[0] for row in performance_csv(settings)][:4] == ["symbol", "AAPL", "TSLA", "TOTAL"]
-    later = datetime.now(timezone.utc) + timedelta(days=settings.performance_days + 1)
+    later = services.clock.now() + timedelta(days=settings.performance_days + 1)
     updater(services, settings, clock=lambda: later).run_once()
     assert len(performance_csv(settings)) == 4
 

@@ -15,7 +15,6 @@ Documents, as in ``alpaca_rules``:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Iterator
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 
 LIVE = ("new", "partially_filled")  # resting orders a price can reach
 SUB_CENT = Decimal("0.0001")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _closing_intent(side: str) -> str:
@@ -63,7 +58,7 @@ def make_legs(fake: "FakeAlpaca", parent: dict, exits: Exits) -> None:
     for spec in specs:
         body = {"symbol": parent["symbol"], "side": exit_side, "time_in_force": parent["time_in_force"],
                 "qty": parent["qty"], "order_class": order_class, **spec}
-        leg = fake._new_order(body, asset, _now(), intent=_closing_intent(exit_side))
+        leg = fake._new_order(body, asset, fake.now(), intent=_closing_intent(exit_side))
         leg.update(status="held" if order_class != "oco" else parent["status"], _parent=parent["id"],
                    _group=parent["id"])
         ids.append(leg["id"])

@@ -40,10 +40,12 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, g, request
 from werkzeug.serving import make_server
 
+from novalgo.clock import Clock
 from tests.fakes import alpaca_exits as exits
 from tests.fakes import alpaca_rules as rules
 from tests.fakes.alpaca_rules import OPEN_STATUSES, QTY_STEP, ZERO, AlpacaRefusal, dec
 from tests.fakes.alpaca_stream import TradeStream, trade_update
+from tests.support.clock import ticking_clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 # The exchange's 2026 (NYSE's published holidays and early closes): what Alpaca's calendar leaves
@@ -178,8 +180,11 @@ class FakeAlpaca:
 
     def __init__(self, key_id: str = "PKTESTKEY", secret_key: str = "test-secret", *, cash: Decimal = Decimal(100000),
                  shorting_enabled: bool = True, multiplier: Decimal = Decimal(2), status: str = "ACTIVE",
-                 latency: float = 0.0, rate_limit: int | None = None):
+                 latency: float = 0.0, rate_limit: int | None = None, clock: Clock | None = None):
         self.key_id, self.secret_key = key_id, secret_key
+        # The exchange's time of day (/v2/clock, the calendar, fills, bars): the tests' pinned
+        # instant ticking on unless a test gives its own clock, never the machine's.
+        self.clock = clock or ticking_clock()
         self.latency = latency  # seconds every answer takes (benchmarks: a real API is not instant)
         self.rate_limit = rate_limit  # requests a minute before 429, as Alpaca's 200; None: no limit
         self.rate_limited = 0  # 429s answered because of rate_limit
@@ -224,6 +229,10 @@ class FakeAlpaca:
         self.app = self._build_app()
 
     # -- test controls -----------------------------------------------------------------
+
+    def now(self, zone=timezone.utc) -> datetime:
+        """The fake exchange's current time."""
+        return self.clock.now(zone)
 
     def add_asset(self, symbol: str, price: Decimal | str | int, **traits: Any) -> FakeAsset:
         asset = FakeAsset(symbol, Decimal(str(price)), **traits)
@@ -272,7 +281,7 @@ class FakeAlpaca:
             if qty is None:
                 self._fill_rest(order, at)
             else:
-                self._fill(order, Decimal(str(qty)), at, datetime.now(timezone.utc))
+                self._fill(order, Decimal(str(qty)), at, self.now())
             return self._order_json(order)
 
     def stall(self, method: str, path: str, seconds: float, times: int = 1) -> None:
@@ -303,7 +312,7 @@ class FakeAlpaca:
         """Record ``count`` filled market orders directly, buys unless told (history: paging tests,
         a position opened long ago); returns order ids."""
         ids = []
-        when = start or datetime.now(timezone.utc) - step * count
+        when = start or self.now() - step * count
         at = Decimal(str(price)) if price is not None else self.assets[symbol].price
         with self.lock:
             self._quiet = True  # history, not news: nothing on the trade stream
@@ -326,7 +335,7 @@ class FakeAlpaca:
         with self.lock:
             order = self._order(str(order_id))
             assert rules.is_open(order), f"order {order_id} is {order['status']}"
-            stamp = _iso(datetime.now(timezone.utc))
+            stamp = _iso(self.now())
             order.update(status="rejected", failed_at=stamp, updated_at=stamp, _due=None)
             self._emit("rejected", order)
             exits.cancel_family(self, order)  # ADVANCED: the rest of its group goes with it
@@ -527,7 +536,7 @@ class FakeAlpaca:
         """Calendar API (GET /v2/calendar): the exchange's trading days between start and end, each
         with its open and close (New York time); weekends and ``holidays`` are absent."""
         # Alpaca's "Calendar" API reference: one entry per trading day, date/open/close, close "13:00" early.
-        start = date.fromisoformat(args.get("start") or datetime.now(NEW_YORK).date().isoformat())
+        start = date.fromisoformat(args.get("start") or self.now(NEW_YORK).date().isoformat())
         end = date.fromisoformat(args.get("end") or start.isoformat())
         days = []
         day = start
@@ -540,7 +549,7 @@ class FakeAlpaca:
         return days
 
     def _clock_json(self) -> dict:
-        now = datetime.now(NEW_YORK)
+        now = self.now(NEW_YORK)
         today_open = datetime.combine(now.date(), dtime(9, 30), NEW_YORK)
         next_open = today_open if now < today_open else today_open + timedelta(days=1)
         next_close = datetime.combine(now.date(), dtime(16, 0), NEW_YORK)
@@ -610,7 +619,7 @@ class FakeAlpaca:
         with self.lock:
             body = rules.normalize_oco(body)
             asset, qty, notional, intent, wanted = self._validate(body, replacing=replacing)
-            order = self._new_order(body, asset, datetime.now(timezone.utc), intent=intent)
+            order = self._new_order(body, asset, self.now(), intent=intent)
             if order["type"] == "trailing_stop":
                 exits.start_trailing(order, asset.price)
             if order["order_class"] != "simple":
@@ -760,7 +769,7 @@ class FakeAlpaca:
             if body.get("trail") is not None:
                 fields["trail_price" if old["trail_price"] is not None else "trail_percent"] = body["trail"]
             asset, _qty, _notional, intent, _exits = self._validate(fields, replacing=old)
-            new = self._new_order(fields, asset, datetime.now(timezone.utc), intent=intent)
+            new = self._new_order(fields, asset, self.now(), intent=intent)
             stamp = new["created_at"]
             old.update(status="replaced", replaced_by=new["id"], replaced_at=stamp, updated_at=stamp, _due=None)
             new["replaces"] = old["id"]
@@ -811,7 +820,7 @@ class FakeAlpaca:
         "expired" and the trade stream's expired event, "reached the end of its lifespan, as determined
         by the order's time in force", are what Alpaca reports for it). The docs name extended-hours
         DAY orders' 8pm end; this fake has one close, so those expire with the rest (conservative)."""
-        stamp = _iso(datetime.now(timezone.utc))
+        stamp = _iso(self.now())
         for order in self.orders.values():
             if rules.is_open(order) and order["time_in_force"] == "day" and not self._asset_of(order).crypto:
                 order.update(status="expired", expired_at=stamp, updated_at=stamp, _due=None)
@@ -832,7 +841,7 @@ class FakeAlpaca:
             half = (total / 2).quantize(Decimal(1) if total == total.to_integral_value() and total > 1 else QTY_STEP,
                                          ROUND_DOWN)
             if 0 < half < total:
-                self._fill(order, half, asset.price, datetime.now(timezone.utc))
+                self._fill(order, half, asset.price, self.now())
                 order["_due"] = now + self.partial_delay
                 return
         self._fill_rest(order)
@@ -860,7 +869,7 @@ class FakeAlpaca:
         total = self._order_qty(order, price)
         remaining = total - Decimal(order["filled_qty"])
         if remaining > 0:
-            self._fill(order, remaining, price, datetime.now(timezone.utc), final=True)
+            self._fill(order, remaining, price, self.now(), final=True)
 
     def _fill(self, order: dict, qty: Decimal, price: Decimal, when: datetime, final: bool | None = None) -> None:
         symbol, side = order["symbol"], order["side"]
@@ -922,7 +931,7 @@ class FakeAlpaca:
         return Response(status=204)
 
     def _stamp(self) -> str:
-        return _iso(datetime.now(timezone.utc))
+        return _iso(self.now())
 
     def _list_orders(self, args) -> list[dict]:
         status = args.get("status", "open")
@@ -976,7 +985,7 @@ class FakeAlpaca:
         snapshot = self._order_json(order)
         if status is not None:
             snapshot["status"] = status
-        self.stream.publish(trade_update(event, snapshot, _iso(when or datetime.now(timezone.utc)), **fill))
+        self.stream.publish(trade_update(event, snapshot, _iso(when or self.now()), **fill))
 
     # -- activities, history, market data ---------------------------------------------
 
@@ -1007,7 +1016,7 @@ class FakeAlpaca:
     def _portfolio_history(self, args) -> dict:
         period = args.get("period", "1M")
         days = {"D": 1, "W": 7, "M": 30, "A": 365}.get(period[-1:].upper(), 30) * int(period[:-1] or 1)
-        today = datetime.now(NEW_YORK).date()
+        today = self.now(NEW_YORK).date()
         with self.lock:
             points = [(d, e) for d, e in self.equity_history if d > today - timedelta(days=days) and d != today]
             points.append((today, self.equity()))
@@ -1025,7 +1034,7 @@ class FakeAlpaca:
             raise AlpacaRefusal(403, 0, "subscription does not permit querying recent SIP data")
 
     def _trade_json(self, asset: FakeAsset) -> dict:
-        trade = {"t": _iso(datetime.now(timezone.utc)), "p": float(asset.price), "s": 100, "i": 52983525029461}
+        trade = {"t": _iso(self.now()), "p": float(asset.price), "s": 100, "i": 52983525029461}
         if asset.crypto:
             trade.update(s=0.01, tks="B")
         else:

@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from novalgo.clock import SYSTEM_CLOCK
+
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 WRITE = "write"
@@ -447,7 +449,8 @@ class SheetsFake:
         # google-auth always signs for Google's own token endpoint, whatever token_uri says.
         if claims.get("aud") not in (GOOGLE_TOKEN_AUDIENCE, self.token_url):
             raise ValueError("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe")
-        now = time.time()
+        # google-auth dates its token request by the machine's clock, whatever the tests pin.
+        now = SYSTEM_CLOCK()
         if not (claims.get("iat", 0) - 300 <= now <= claims.get("exp", 0) + 300):
             raise ValueError("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe")
         if not claims.get("scope"):

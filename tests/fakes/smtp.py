@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from novalgo.clock import SYSTEM_CLOCK
+
 
 @dataclass
 class Received:
@@ -91,7 +93,7 @@ class FakeSMTP:
 def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
     """A CA certificate, and a server certificate + key for 127.0.0.1/localhost signed by it."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = SYSTEM_CLOCK.now()  # TLS checks a certificate's dates against the machine's clock
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "NovAlgo test CA")])
     ca = (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify, request
 
 from tests.fakes.discord_server import Troubled
+from tests.support.clock import ticking_clock
 from tests.fakes.slack_server import ServedApp
 
 TEXT_LIMIT = 4096
@@ -42,6 +43,7 @@ class FakeTelegram(ServedApp, Troubled):
         Troubled.__post_init__(self)
         self._ids = itertools.count(861_000_001)
         self._arrived = threading.Condition()
+        self.clock = ticking_clock()  # the messages' dates
         self.app = self._build()
 
     def say(self, text: str, chat_id: str | None = None, user_id: int = 7001, chat_type: str = "private",
@@ -52,7 +54,7 @@ class FakeTelegram(ServedApp, Troubled):
         with self._arrived:
             update_id = next(self._ids)
             self.updates.append({"update_id": update_id, "message": {
-                "message_id": update_id % 10000, "date": int(time.time() if date is None else date), "text": text,
+                "message_id": update_id % 10000, "date": int(self.clock() if date is None else date), "text": text,
                 "from": {"id": user_id, "is_bot": False, "first_name": "Trader"},
                 "chat": {"id": chat, "type": chat_type}}})
             self._arrived.notify_all()
@@ -96,7 +98,7 @@ class FakeTelegram(ServedApp, Troubled):
                 return error(400, "Bad Request: message text is empty")
             if len(text) > TEXT_LIMIT:
                 return error(400, "Bad Request: message is too long")
-            message = {"message_id": len(fake.messages) + 1, "date": int(time.time()), "text": text,
+            message = {"message_id": len(fake.messages) + 1, "date": int(fake.clock()), "text": text,
                        "chat": {"id": int(params["chat_id"]), "type": "supergroup"}}
             fake.messages.append(message)
             return jsonify(ok=True, result=message)

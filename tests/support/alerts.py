@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from novalgo.domain.alerts import parse_alert, read_delivery
 
@@ -23,7 +22,7 @@ def run_queue(services, limit: int = 1000) -> list[str]:
     """Process queued alerts in arrival order, as the leader's dispatcher would; returns their statuses."""
     done = []
     for _ in range(limit):
-        queued = [row for row in services.journal.queued() if row["not_before"] <= time.time()]
+        queued = [row for row in services.journal.queued() if row["not_before"] <= services.clock()]
         if not queued:
             break
         row = queued[0]

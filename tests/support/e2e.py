@@ -28,12 +28,12 @@ class Fakes:
     """A Sheets fake holding one spreadsheet shared with a fresh service account, and a fake Alpaca."""
 
     def __init__(self, workdir: Path, *, sheets_latency: float = 0.0, alpaca_latency: float = 0.0,
-                 alpaca_rate_limit: int | None = None, sheets_quota: int | None = 60):
+                 alpaca_rate_limit: int | None = None, sheets_quota: int | None = 60, clock=None):
         workdir.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.sheets = SheetsFake(quota_per_minute=sheets_quota, latency=sheets_latency).start()
         self.sheets.add_service_account(EMAIL, key.public_key())
-        self.alpaca = FakeAlpaca(latency=alpaca_latency, rate_limit=alpaca_rate_limit).start()
+        self.alpaca = FakeAlpaca(latency=alpaca_latency, rate_limit=alpaca_rate_limit, clock=clock).start()
         self.credentials = write_service_account(workdir / "credentials.json", key, EMAIL, self.sheets.token_url)
 
     def create_sheet(self, rows: list[list[Any]], header: list[str] | None = None) -> None:

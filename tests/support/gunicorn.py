@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.clock import pinned_start
+
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
 
 
@@ -66,8 +68,11 @@ class Gunicorn:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the developer's NovAlgo/Alpaca/gunicorn settings; the service's clock
+    starts at the tests' pinned instant (NOVALGO_CLOCK_START) unless ``extra`` says otherwise."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOVALGO_", "APCA_", "GUNICORN_"))}
     env.pop("WEB_CONCURRENCY", None)
+    env["NOVALGO_CLOCK_START"] = pinned_start().isoformat()
     env.update(extra)
     return env
 

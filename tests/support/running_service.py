@@ -14,17 +14,20 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
 
+from tests.support.clock import pinned_start
 from tests.support.gunicorn import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class RunningService:
-    def __init__(self, data_dir: Path, secret: str, workers: int = 2, **env: str):
+    def __init__(self, data_dir: Path, secret: str, workers: int = 2, clock_start: datetime | None = None,
+                 **env: str):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.secret = secret
@@ -35,6 +38,8 @@ class RunningService:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NOVALGO_", "APCA_", "GOOGLE_"))}
         self.env = {**base, "NOVALGO_DATA_DIR": str(self.data_dir), "NOVALGO_PORT": str(self.port),
                     "NOVALGO_WEBHOOK_SECRET": secret, "NOVALGO_JOURNAL_SYNC": "normal",
+                    # The service's clock: the tests' pinned instant (or the given one), ticking on.
+                    "NOVALGO_CLOCK_START": (clock_start or pinned_start()).isoformat(),
                     "PYTHONPATH": str(ROOT), **env}
         self._stdout = open(self.stdout_path, "wb")
         self._stderr = open(self.stderr_path, "wb")

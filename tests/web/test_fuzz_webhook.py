@@ -18,6 +18,7 @@ from novalgo.engine.journal import client_order_id
 from novalgo.settings import Settings
 from tests.support.alerts import SECRET, run_queue
 from tests.support.fuzz_bodies import FuzzRequest, requests_
+from tests.support.clock import pinned_start
 
 EXAMPLES = 400
 
@@ -52,7 +53,7 @@ def fuzz_app(tmp_path):
     from novalgo.web import create_app
 
     app = create_app(Settings(webhook_secret=SECRET, data_dir=tmp_path / "data", run_background=False,
-                              journal_sync="normal"), start_background=False)
+                              journal_sync="normal", clock_start=pinned_start()), start_background=False)
     return app, app.extensions["novalgo"], tmp_path / "data"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -215,7 +214,7 @@ def test_positions_and_alerts_after_trading(client, services):
 
 
 def test_health_is_public_and_says_503_when_the_executor_is_dead(client, services, app):
-    app.extensions["novalgo.started_at"] = time.time() - 3600
+    app.extensions["novalgo.started_at"] = services.clock() - 3600
     response = client.get("/health", environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert response.status_code == 503
     assert response.get_json()["status"] == "executor not running"
