@@ -11,8 +11,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.support.alerts import alert_body
-from tests.support.alpaca import fake_alpaca_broker
+from tests.support.alerts import alert_body, drain
+from tests.support.alpaca import services_on_fake
 from tests.support.clock import Clock
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -21,8 +21,6 @@ EVENING = datetime(2026, 12, 8, 21, 0, tzinfo=NEW_YORK).timestamp()  # after the
 
 
 def make_services(settings, fake, clock: Clock):
-    from novalgo.web import create_app
-
     folder = settings.data_dir / "sheet"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "Config.csv", "w", newline="") as handle:
@@ -31,12 +29,7 @@ def make_services(settings, fake, clock: Clock):
                          "Extended Hours"])
         writer.writerow(["AAPL", "1400", "TRUE", "15 Min", "", "", "TRUE"])
         writer.writerow(["MSFT", "4000", "TRUE", "15 Min", "", "", ""])
-    settings = settings.with_overrides(fill_wait=0.3)
-    services = create_app(settings, broker=fake_alpaca_broker(fake), start_background=False).extensions["novalgo"]
-    for part in (services.journal, services.work_journal, services.executor):
-        part.clock = clock
-    services.executor.sleep = clock.sleep
-    return services
+    return services_on_fake(settings, fake, clock)
 
 
 def send(services, clock: Clock, symbol: str, price) -> list[str]:
@@ -45,16 +38,6 @@ def send(services, clock: Clock, symbol: str, price) -> list[str]:
     return drain(services, clock)
 
 
-def drain(services, clock: Clock) -> list[str]:
-    done = []
-    for _ in range(50):
-        queued = services.journal.queued()
-        if not queued or queued[0]["not_before"] > clock():
-            break
-        assert services.journal.claim(queued[0]["id"])
-        done.append(services.executor.process(queued[0]["id"]))
-    services.writer.flush()
-    return done
 
 
 def order_reads(fake) -> int:

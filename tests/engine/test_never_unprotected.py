@@ -24,7 +24,7 @@ from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.domain.guards import AccountGuards
 from novalgo.engine.flatten import SCHEDULE, journal_close
 from tests.support.alerts import alert_body, run_queue
-from tests.support.alpaca import fake_alpaca_broker
+from tests.support.alpaca import fake_alpaca_broker, follow_stream
 from tests.support.gunicorn import wait_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -53,13 +53,7 @@ def build(settings, fake, **overrides):
         fake.add_asset(symbol, price)
     broker = fake_alpaca_broker(fake, stream_url=fake.stream_url)
     services = create_app(settings, broker=broker, start_background=False).extensions["novalgo"]
-    executor = services.executor
-    updates = broker.listen(executor.on_order_update, executor.reconcile_soon)
-    updates._stream._reconnect_min_backoff = 0.1
-    executor.stream_live = lambda: updates.live
-    fake.stream.wait_listening()
-    wait_for(lambda: updates.live, "the stream to be live")
-    services.updates = updates
+    follow_stream(services, fake)
     return services
 
 

@@ -16,22 +16,15 @@ import pytest
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.errors import AmbiguousOrderError
-from tests.support.alerts import alert_body
-from tests.support.alpaca import fake_alpaca_broker
+from tests.support.alerts import alert_body, drain
+from tests.support.alpaca import services_on_fake
 from tests.support.clock import Clock
 
 START = 1_900_000_000.0  # the tests' own time: alerts are received and aged on this clock
 
 
 def make_services(settings, fake, clock: Clock):
-    from novalgo.web import create_app
-
-    settings = settings.with_overrides(fill_wait=0.3, max_alert_age=120.0)
-    services = create_app(settings, broker=fake_alpaca_broker(fake), start_background=False).extensions["novalgo"]
-    for part in (services.journal, services.work_journal, services.executor):
-        part.clock = clock
-    services.executor.sleep = clock.sleep  # a wait for a fill moves the tests' clock on
-    return services
+    return services_on_fake(settings, fake, clock, max_alert_age=120.0)
 
 
 def journal(services, action: str) -> str:
@@ -40,17 +33,6 @@ def journal(services, action: str) -> str:
     return alert_id
 
 
-def drain(services, clock: Clock) -> list[str]:
-    """The dispatcher's order on the tests' clock: a symbol's oldest queued alert, when it is due."""
-    done = []
-    for _ in range(50):
-        queued = services.journal.queued()
-        if not queued or queued[0]["not_before"] > clock():
-            break
-        assert services.journal.claim(queued[0]["id"])
-        done.append(services.executor.process(queued[0]["id"]))
-    services.writer.flush()
-    return done
 
 
 def held(fake) -> Decimal:

@@ -10,40 +10,23 @@ from decimal import Decimal
 from novalgo.domain import statuses
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.sheet.layout import STATUS_COLOURS
-from tests.support.alerts import alert_body
-from tests.support.alpaca import fake_alpaca_broker
+from tests.support.alerts import alert_body, drain
+from tests.support.alpaca import services_on_fake
 from tests.support.clock import Clock
 
 START = 1_900_000_000.0
 
 
 def make_services(settings, fake, clock: Clock):
-    from novalgo.web import create_app
-
     folder = settings.data_dir / "sheet"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "Config.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated"])
         writer.writerow(["AAPL", "10 sh", "TRUE", "15 Min", "", ""])
-    settings = settings.with_overrides(fill_wait=0.3)
-    services = create_app(settings, broker=fake_alpaca_broker(fake), start_background=False).extensions["novalgo"]
-    for part in (services.journal, services.work_journal, services.executor):
-        part.clock = clock
-    services.executor.sleep = clock.sleep
-    return services
+    return services_on_fake(settings, fake, clock)
 
 
-def drain(services, clock: Clock) -> list[str]:
-    done = []
-    for _ in range(50):
-        queued = services.journal.queued()
-        if not queued or queued[0]["not_before"] > clock():
-            break
-        assert services.journal.claim(queued[0]["id"])
-        done.append(services.executor.process(queued[0]["id"]))
-    services.writer.flush()
-    return done
 
 
 def row_status(settings) -> str:

@@ -14,8 +14,8 @@ import pytest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
 from tests.fakes.alpaca_server import FakeAlpaca
-from tests.support.alerts import alert_body
-from tests.support.alpaca import fake_alpaca_broker
+from tests.support.alerts import alert_body, drain
+from tests.support.alpaca import fake_alpaca_broker, services_on_fake
 from tests.support.clock import Clock
 
 START = 1_900_000_000.0
@@ -23,14 +23,7 @@ UNKNOWN = "unknown at the broker: the account was reset or the keys changed"
 
 
 def make_services(settings, fake, clock: Clock):
-    from novalgo.web import create_app
-
-    settings = settings.with_overrides(fill_wait=0.3)
-    services = create_app(settings, broker=fake_alpaca_broker(fake), start_background=False).extensions["novalgo"]
-    for part in (services.journal, services.work_journal, services.executor):
-        part.clock = clock
-    services.executor.sleep = clock.sleep  # a wait for a fill moves the tests' clock on
-    return services
+    return services_on_fake(settings, fake, clock)
 
 
 def send(services, clock: Clock, action: str) -> list[str]:
@@ -40,16 +33,6 @@ def send(services, clock: Clock, action: str) -> list[str]:
     return drain(services, clock)
 
 
-def drain(services, clock: Clock) -> list[str]:
-    done = []
-    for _ in range(50):
-        queued = services.journal.queued()
-        if not queued or queued[0]["not_before"] > clock():
-            break
-        assert services.journal.claim(queued[0]["id"])
-        done.append(services.executor.process(queued[0]["id"]))
-    services.writer.flush()
-    return done
 
 
 def held(fake) -> Decimal:
