@@ -27,7 +27,8 @@ def test_the_leader_answers_telegram_and_does_what_slack_queued(settings, telegr
         telegram.say("/status")
         assert wait_until(lambda: any(t.startswith("Trading: ON") for t in telegram.texts), timeout=15)
 
-        ActionQueue(settings.data_dir / JOURNAL_FILE).add(Action("pause", None, "slack:U0BOSS", "slack:t1:U0BOSS"))
+        queue = ActionQueue(settings.data_dir / JOURNAL_FILE, clock=services.clock)  # as the web worker would
+        queue.add(Action("pause", None, "slack:U0BOSS", "slack:t1:U0BOSS"))
         assert wait_until(lambda: parse_settings_tab(services.sheet.read_settings())[0].paused, timeout=15)
         alert = journal(services, alert_body("buy", "AAPL", "15", 200))
         assert wait_until(lambda: services.journal.status_of(alert) == "SKIPPED", timeout=15)
