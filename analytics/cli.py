@@ -236,7 +236,9 @@ def alerts(run: Run) -> None:
     if new and not run.dry_run:
         outcomes = delivery.send_alerts(run.config, new, run.zone)
     if not run.dry_run:
-        delivered = not outcomes or any(o.ok for o in outcomes)
+        # Marked sent only when a channel took it: with no channel yet (or every one failing) the
+        # crossing stays new, so it is posted once a channel is set up.
+        delivered = any(o.ok for o in outcomes)
         state.save(breaches, new if delivered else [], now)
     if run.as_json:
         _print_json({

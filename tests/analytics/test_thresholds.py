@@ -17,6 +17,7 @@ from novalgo.broker.base import OrderRequest, Position
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.engine.journal import Journal
+from tests.fakes.slack_server import FakeSlack
 from tests.fakes.twilio_server import FakeTwilio
 from tests.support.analytics import run
 
@@ -172,3 +173,23 @@ def test_journal_is_read_only(workdir):
     view = read(path, datetime.now(timezone.utc) - timedelta(hours=1))
     assert [f.symbol for f in view.failed] == ["AMD"] and view.heartbeat is None
     assert path.read_bytes() == before
+
+
+def test_a_crossing_seen_before_any_channel_is_posted_once_a_channel_is_set_up(workdir):
+    broker = SimulatedBroker(workdir / "data")
+    broker.observe_price("AAPL", D(200))
+    broker.submit(OrderRequest("nva-big-0", "AAPL", "buy", qty=D(200)))  # $40,000 of $100,000
+    quiet = {"NOVALGO_ALERT_POSITION_PCT": "25", "NOVALGO_ALERT_HEARTBEAT_MINUTES": "off"}
+
+    result = run("alerts", env=quiet)  # no channel configured yet
+    assert result.exit_code == 0 and "NEW" in result.output
+    state = workdir / "data" / "analytics_state.json"
+    assert not state.exists() or json.loads(state.read_text())["active"] == {}  # nothing marked sent
+
+    with FakeSlack() as slack:
+        env = {**quiet, "NOVALGO_SLACK_WEBHOOK_URL": slack.webhook_url}
+        assert run("alerts", env=env).exit_code == 0
+        (post,) = slack.webhook_posts
+        assert "AAPL long is 40.0% of equity" in post["text"]
+        run("alerts", env=env)
+        assert len(slack.webhook_posts) == 1  # not posted twice
