@@ -187,7 +187,7 @@ def test_a_crossing_seen_before_any_channel_is_posted_once_a_channel_is_set_up(w
     assert not state.exists() or json.loads(state.read_text())["active"] == {}  # nothing marked sent
 
     with FakeSlack() as slack:
-        env = {**quiet, "NOVALGO_SLACK_WEBHOOK_URL": slack.webhook_url}
+        env = {**quiet, "NOVALGO_NOTIFY_SLACK_WEBHOOK": slack.webhook_url}
         assert run("alerts", env=env).exit_code == 0
         (post,) = slack.webhook_posts
         assert "AAPL long is 40.0% of equity" in post["text"]
