@@ -370,6 +370,19 @@ def merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[s
     return env
 
 
+def apply_env_file(path: Path) -> None:
+    """Put a KEY=value file's settings in the environment where it has none (the environment wins).
+
+    python-dotenv reads the systemd EnvironmentFile the service uses, values with spaces and
+    all, which sourcing it in a shell would not: the cron jobs read the service's settings so.
+    """
+    from dotenv import dotenv_values
+
+    for key, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+
+
 class EnvReader:
     """Reads typed values from an environment, collecting problems instead of raising."""
 
