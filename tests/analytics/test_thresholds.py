@@ -193,3 +193,24 @@ def test_a_crossing_seen_before_any_channel_is_posted_once_a_channel_is_set_up(w
         assert "AAPL long is 40.0% of equity" in post["text"]
         run("alerts", env=env)
         assert len(slack.webhook_posts) == 1  # not posted twice
+
+
+def test_the_check_reads_the_journal_through_its_own_reader_and_cannot_write(workdir):
+    import sqlite3
+
+    from novalgo.engine.journal import ReadOnlyJournal
+
+    path = workdir / "data" / "journal.sqlite3"
+    journal = Journal(path, sync="normal", clock=lambda: NOW.timestamp())
+    alert_id = failed_alert(journal, "AMD", "rejected")
+    journal.beat()
+    journal.close()
+    reader = ReadOnlyJournal(path)
+    try:
+        assert [(f.alert_id, f.symbol, f.reason) for f in reader.failed_since(NOW.timestamp() - 60)] == \
+            [(alert_id, "AMD", "rejected")]
+        assert reader.failed_since(NOW.timestamp() + 60) == [] and reader.heartbeat() == NOW.timestamp()
+        with pytest.raises(sqlite3.OperationalError):
+            reader.set_meta("probe", "1")  # read-only: the cron job never writes the service's file
+    finally:
+        reader.close()
