@@ -13,6 +13,7 @@ from analytics.report import Report
 from analytics.thresholds import Breach
 from novalgo.channels import configured_channels, text_mail
 
+Sender = Callable[[], str]  # one attempt at one channel; returns a detail line or raises ChannelError
 CSV_NAMES = ("positions", "trades", "account")
 CHART_NAMES = ("equity", "drawdown", "pnl")
 
@@ -84,7 +85,7 @@ def send_alerts(config: AnalyticsSettings, breaches: list[Breach], zone) -> list
     return deliver({name: send for name, send in senders.items() if name in config.alert_channels})
 
 
-def _senders(config: AnalyticsSettings, text: str, richer: dict[str, Callable[[], str]]) -> dict[str, Callable[[], str]]:
+def _senders(config: AnalyticsSettings, text: str, richer: dict[str, Sender]) -> dict[str, Sender]:
     """A sender per configured channel (the one registry, shared with the live notices): the
     richer form where a channel has one (HTML mail, Slack blocks and chart), else the text."""
     return {channel.name: richer.get(channel.name, functools.partial(channel.send, text))

@@ -167,7 +167,7 @@ class Channel:
     level: str  # which live notices it gets: all, trades or failures
     limit: int  # characters per message
     send: Callable[[str], str]  # one attempt; returns a detail line or raises ChannelError
-    live: bool = True  # False: reports and threshold alerts only (SMS)
+    live: bool = True  # False: reports and threshold alerts only (SMS, a Slack bot without a webhook)
 
 
 def configured_channels(notify: NotifySettings) -> list[Channel]:
@@ -177,10 +177,10 @@ def configured_channels(notify: NotifySettings) -> list[Channel]:
     if notify.slack_webhook:
         found.append(Channel("slack", notify.slack_level, LIMITS["slack"],
                              lambda text: post_slack(notify.slack_webhook, text, timeout=timeout)))
-    elif notify.slack_bot_token:
+    elif notify.slack_bot_token:  # the live notices go by webhook, as they always have
         found.append(Channel("slack", notify.slack_level, LIMITS["slack"],
                              lambda text: post_slack_bot(notify.slack_api_url, notify.slack_bot_token,
-                                                         notify.slack_channel, text, timeout=timeout)))
+                                                         notify.slack_channel, text, timeout=timeout), live=False))
     if notify.discord_webhook:
         found.append(Channel("discord", notify.discord_level, LIMITS["discord"],
                              lambda text: post_discord(notify.discord_webhook, text, timeout=timeout)))

@@ -254,3 +254,13 @@ def test_the_new_names_alone_start_without_a_warning(env, caplog):
     with caplog.at_level("WARNING", logger="novalgo.settings"):
         load(env)
     assert "renamed" not in caplog.text and "ignored" not in caplog.text
+
+
+def test_sms_and_a_slack_bot_without_a_webhook_carry_reports_not_live_notices(env):
+    from novalgo.channels import configured_channels
+    from novalgo.engine.outbox import live_channels
+
+    env.update({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "tok", "NOVALGO_SMS_FROM": "+15005550006",
+                "NOVALGO_SMS_TO": "+15551234567", "NOVALGO_SLACK_BOT_TOKEN": "xoxb-1", "NOVALGO_SLACK_CHANNEL": "#t"})
+    notify = load(env).notify
+    assert [c.name for c in configured_channels(notify)] == ["slack", "sms"] and live_channels(notify) == []
