@@ -1,4 +1,7 @@
-"""``python -m analytics``: report, profit, alerts, export.
+"""The analytics commands: report, profit, alerts, export.
+
+They run as ``novalgo report`` and so on (novalgo/cli/reports.py); ``python -m analytics …`` is
+the same group under its old name, kept so cron lines already written keep running.
 
 Exit codes: 0 fine; 2 bad settings or input; 3 the data could not be read; otherwise the
 sum of the channels that failed (email 4, SMS 8, Slack 16).
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +21,7 @@ import click
 
 from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.errors import NovalgoError, SettingsError
-from novalgo.settings import Settings
+from novalgo.settings import Settings, apply_env_file
 
 from analytics import exports, report as reports, sources
 from analytics.config import AnalyticsSettings, parse_period_text
@@ -156,15 +158,10 @@ def _risk_free(run: Run) -> float:
               help="Read settings from this file too (KEY=value lines, e.g. /etc/novalgo/novalgo.env); "
                    "the environment wins where both set a value.")
 def main(env_file: Path | None) -> None:
-    """NovAlgo analytics: reports by email, SMS and Slack, threshold alerts, CSV exports."""
+    """NovAlgo analytics: reports, threshold alerts, CSV exports (the same as ``novalgo report``,
+    ``novalgo profit``, ``novalgo alerts``, ``novalgo export``; kept for cron lines already written)."""
     if env_file is not None:
-        # python-dotenv reads the systemd EnvironmentFile the service uses, values with spaces
-        # and all, which sourcing it in a shell would not.
-        from dotenv import dotenv_values
-
-        for key, value in dotenv_values(env_file).items():
-            if value is not None:
-                os.environ.setdefault(key, value)
+        apply_env_file(env_file)
 
 
 @main.command()
@@ -239,7 +236,9 @@ def alerts(run: Run) -> None:
     if new and not run.dry_run:
         outcomes = delivery.send_alerts(run.config, new, run.zone)
     if not run.dry_run:
-        delivered = not outcomes or any(o.ok for o in outcomes)
+        # Marked sent only when a channel took it: with no channel yet (or every one failing) the
+        # crossing stays new, so it is posted once a channel is set up.
+        delivered = any(o.ok for o in outcomes)
         state.save(breaches, new if delivered else [], now)
     if run.as_json:
         _print_json({

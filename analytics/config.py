@@ -1,25 +1,22 @@
-"""Settings only the analytics suite uses (mail, SMS, Slack, thresholds, exports).
+"""Settings only the analytics suite uses (thresholds, exports, the report's period).
 
 Read from the environment (and ``.env``) the same way as ``novalgo.settings``: every problem
 reported together, secrets kept out of ``repr``. The common settings (data dir, time zone,
-broker keys) stay in ``novalgo.settings.Settings``.
+broker keys) and every channel (``NotifySettings``: mail, SMS, Slack, Discord, Telegram) stay
+in ``novalgo.settings.Settings``, read once for the service and the reports alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Mapping
 
 from novalgo.errors import SettingsError
-from novalgo.settings import EnvReader, Settings, merged_env, smtp_fields
+from novalgo.settings import EnvReader, NotifySettings, Settings, merged_env, notify_settings
 
-CHANNELS = ("email", "sms", "slack")
-
-
-def _secret():
-    return field(default=None, repr=False)
+CHANNELS = ("email", "sms", "slack", "discord", "telegram")
 
 
 @dataclass(frozen=True)
@@ -42,45 +39,21 @@ class AnalyticsSettings:
     benchmark_symbol: str = "SPY"
     period: str = "1M"
     risk_free_rate: float = 0.0  # annual, 0.05 = 5%
-    timeout: float = 20.0  # seconds, for every outside call
-
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_user: str | None = None
-    smtp_password: str | None = _secret()
-    smtp_starttls: bool = True
-    smtp_ca_file: Path | None = None
-    email_from: str | None = None
-    email_to: tuple[str, ...] = ()
-
-    twilio_account_sid: str | None = _secret()
-    twilio_auth_token: str | None = _secret()
-    twilio_api_url: str | None = None
-    sms_from: str | None = None
-    sms_to: tuple[str, ...] = ()
-
-    slack_webhook_url: str | None = _secret()  # the URL itself is the credential
-    slack_bot_token: str | None = _secret()
-    slack_channel: str | None = None
-    slack_api_url: str | None = None
-
+    notify: NotifySettings = NotifySettings()  # the channels, the same settings the service notifies by
     thresholds: Thresholds = Thresholds()
     alert_channels: tuple[str, ...] = CHANNELS
 
     @property
-    def email_configured(self) -> bool:
-        return bool(self.smtp_host)
-
-    @property
-    def sms_configured(self) -> bool:
-        return bool(self.twilio_account_sid)
-
-    @property
-    def slack_configured(self) -> bool:
-        return bool(self.slack_webhook_url or self.slack_bot_token)
+    def timeout(self) -> float:
+        """Seconds for every outside call (NOVALGO_NOTIFY_TIMEOUT)."""
+        return self.notify.timeout
 
     def configured_channels(self) -> tuple[str, ...]:
-        return tuple(c for c in CHANNELS if getattr(self, f"{c}_configured"))
+        """The channels a report goes to: the one registry's, the service's live channels and SMS."""
+        from novalgo.channels import configured_channels
+
+        present = {channel.name for channel in configured_channels(self.notify)}
+        return tuple(c for c in CHANNELS if c in present)
 
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets shown only as set/unset (safe to print)."""
@@ -101,18 +74,7 @@ class AnalyticsSettings:
             benchmark_symbol=(r.text("NOVALGO_BENCHMARK", "SPY") or "SPY").upper(),
             period=r.parsed("NOVALGO_REPORT_PERIOD", "1M", parse_period_text),
             risk_free_rate=r.number("NOVALGO_RISK_FREE_RATE", 0.0, float, low=-0.5, high=1.0),
-            timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
-            **smtp_fields(r),
-            email_to=_split(r.text("NOVALGO_EMAIL_TO")),
-            twilio_account_sid=r.text("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token=r.text("TWILIO_AUTH_TOKEN"),
-            twilio_api_url=r.text("NOVALGO_TWILIO_API_URL"),
-            sms_from=r.text("NOVALGO_SMS_FROM"),
-            sms_to=_split(r.text("NOVALGO_SMS_TO")),
-            slack_webhook_url=r.text("NOVALGO_SLACK_WEBHOOK_URL"),
-            slack_bot_token=r.text("NOVALGO_SLACK_BOT_TOKEN"),
-            slack_channel=r.text("NOVALGO_SLACK_CHANNEL"),
-            slack_api_url=r.text("NOVALGO_SLACK_API_URL"),
+            notify=notify_settings(r),  # the one reader of the channels, the service's own
             thresholds=Thresholds(
                 daily_loss_pct=r.parsed("NOVALGO_ALERT_DAILY_LOSS_PCT", "3", _percent),
                 drawdown_pct=r.parsed("NOVALGO_ALERT_DRAWDOWN_PCT", "10", _percent),
@@ -137,19 +99,21 @@ def parse_period_text(raw: str) -> str:
     return text
 
 
-def _missing_partners(v: dict) -> list[str]:
+def _missing_partners(values: dict) -> list[str]:
+    """What a report needs beyond what the service checks: a whole address, a whole Twilio account."""
+    v = values["notify"]
     problems = []
-    if v["smtp_host"] and not (v["email_from"] and v["email_to"]):
-        problems.append("NOVALGO_SMTP_HOST is set: also set NOVALGO_EMAIL_FROM and NOVALGO_EMAIL_TO")
-    if bool(v["smtp_user"]) != bool(v["smtp_password"]):
+    if v.smtp_host and not (v.email_from and v.email_to):
+        problems.append("NOVALGO_SMTP_HOST is set: also set NOVALGO_EMAIL_FROM and NOVALGO_NOTIFY_EMAIL")
+    if bool(v.smtp_user) != bool(v.smtp_password):
         problems.append("NOVALGO_SMTP_USER and NOVALGO_SMTP_PASSWORD must be set together")
-    if bool(v["twilio_account_sid"]) != bool(v["twilio_auth_token"]):
+    if bool(v.twilio_account_sid) != bool(v.twilio_auth_token):
         problems.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
-    if v["twilio_account_sid"] and not (v["sms_from"] and v["sms_to"]):
+    if v.twilio_account_sid and not (v.sms_from and v.sms_to):
         problems.append("Twilio is set: also set NOVALGO_SMS_FROM and NOVALGO_SMS_TO")
-    if v["slack_bot_token"] and not v["slack_channel"]:
+    if v.slack_bot_token and not v.slack_channel:
         problems.append("NOVALGO_SLACK_BOT_TOKEN is set: also set NOVALGO_SLACK_CHANNEL")
-    if v["smtp_ca_file"] and not v["smtp_ca_file"].is_file():
+    if v.smtp_ca_file and not v.smtp_ca_file.is_file():
         problems.append(f"NOVALGO_SMTP_CA_FILE: no such file {v['smtp_ca_file']}")
     return problems
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Callable
 
 from analytics import render
 from analytics.channels import Outcome, deliver
-from analytics.config import AnalyticsSettings
+from analytics.config import CHANNELS, AnalyticsSettings
 from analytics.report import Report
 from analytics.thresholds import Breach
+from novalgo.channels import configured_channels, text_mail
 
+Sender = Callable[[], str]  # one attempt at one channel; returns a detail line or raises ChannelError
 CSV_NAMES = ("positions", "trades", "account")
 CHART_NAMES = ("equity", "drawdown", "pnl")
 
@@ -39,59 +43,50 @@ def write_preview(config: AnalyticsSettings, report: Report, files: dict[str, Pa
 
 
 def send_report(config: AnalyticsSettings, report: Report, files: dict[str, Path], zone) -> list[Outcome]:
-    """The full report to email (HTML + charts + CSVs), SMS (summary), Slack (summary + chart)."""
-    senders = {}
+    """The full report to email (HTML + charts + CSVs), Slack (summary + chart), every other
+    configured channel (the summary)."""
     title = subject(report, zone)
     summary = render.short_summary(report, zone)
     charts = _charts(files)
-    if config.email_configured:
-        def by_email() -> str:
-            from analytics.channels import email
 
-            cids = email.chart_ids(charts)
-            page = render.html(report, {n: f"cid:{c}" for n, c in cids.items()}, [p.name for p in _csvs(files)], zone)
-            text = summary + "\n\n" + render.metrics_text(report) + "\n\nThe full report is in the HTML part."
-            msg = email.build_message(config, title, text, page, charts, cids, _csvs(files))
-            return email.send(config, msg)
-        senders["email"] = by_email
-    if config.sms_configured:
-        def by_sms() -> str:
-            from analytics.channels import sms
+    def by_email() -> str:
+        from analytics.channels import email
 
-            return sms.send(config, summary)
-        senders["sms"] = by_sms
-    if config.slack_configured:
-        def by_slack() -> str:
-            from analytics.channels import slack
+        cids = email.chart_ids(charts)
+        page = render.html(report, {n: f"cid:{c}" for n, c in cids.items()}, [p.name for p in _csvs(files)], zone)
+        text = summary + "\n\n" + render.metrics_text(report) + "\n\nThe full report is in the HTML part."
+        return email.send(config, email.build_message(config, title, text, page, charts, cids, _csvs(files)))
 
-            first, _, rest = summary.partition("\n")
-            return slack.send(config, first, rest, charts.get("equity"))
-        senders["slack"] = by_slack
-    return deliver(senders)
+    def by_slack() -> str:
+        from analytics.channels import slack
+
+        first, _, rest = summary.partition("\n")
+        return slack.send(config, first, rest, charts.get("equity"))
+
+    return deliver(_senders(config, summary, {"email": by_email, "slack": by_slack}))
 
 
 def send_alerts(config: AnalyticsSettings, breaches: list[Breach], zone) -> list[Outcome]:
     """New threshold breaches, as one short message, to the channels chosen for alerts."""
     title = f"NovAlgo alert: {len(breaches)} threshold(s) crossed"
     body = "\n".join(f"• {b.message}" for b in breaches)
-    wanted = [c for c in config.configured_channels() if c in config.alert_channels]
-    senders = {}
-    if "email" in wanted:
-        def by_email() -> str:
-            from analytics.channels import email
 
-            return email.send(config, email.build_text_message(config, title, body))
-        senders["email"] = by_email
-    if "sms" in wanted:
-        def by_sms() -> str:
-            from analytics.channels import sms
+    def by_email() -> str:
+        from analytics.channels import email
 
-            return sms.send(config, f"{title}\n{body}")
-        senders["sms"] = by_sms
-    if "slack" in wanted:
-        def by_slack() -> str:
-            from analytics.channels import slack
+        return email.send(config, text_mail(config.notify.email_from, config.notify.email_to, title, body))
 
-            return slack.send(config, title, body)
-        senders["slack"] = by_slack
-    return deliver(senders)
+    def by_slack() -> str:
+        from analytics.channels import slack
+
+        return slack.send(config, title, body)
+
+    senders = _senders(config, f"{title}\n{body}", {"email": by_email, "slack": by_slack})
+    return deliver({name: send for name, send in senders.items() if name in config.alert_channels})
+
+
+def _senders(config: AnalyticsSettings, text: str, richer: dict[str, Sender]) -> dict[str, Sender]:
+    """A sender per configured channel (the one registry, shared with the live notices): the
+    richer form where a channel has one (HTML mail, Slack blocks and chart), else the text."""
+    return {channel.name: richer.get(channel.name, functools.partial(channel.send, text))
+            for channel in sorted(configured_channels(config.notify), key=lambda c: CHANNELS.index(c.name))}

@@ -1,11 +1,13 @@
-"""What the threshold check reads from the service's journal (SQLite), strictly read-only."""
+"""What the threshold check reads from the service's journal, through the journal's own readers,
+strictly read-only (the cron job never creates, locks for writing or migrates the service's file)."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from novalgo.engine.journal import ReadOnlyJournal
 
 
 @dataclass(frozen=True)
@@ -23,25 +25,22 @@ class JournalView:
     failed: list[FailedAlert] = field(default_factory=list)
 
 
-def read(path: Path, since: datetime, failed_status: str = "FAILED") -> JournalView:
+def read(path: Path, since: datetime) -> JournalView:
     """Failed alerts finished since a time, and the executor's last heartbeat."""
     if not path.is_file():
         return JournalView(found=False)
-    # mode=ro: the cron job must never create, lock for writing, or migrate the service's file.
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    journal = ReadOnlyJournal(path)
     try:
-        rows = db.execute(
-            "SELECT id, symbol, reason, finished_at FROM alerts WHERE status = ? AND finished_at >= ? "
-            "ORDER BY finished_at", (failed_status, since.timestamp())).fetchall()
-        beat = db.execute("SELECT value FROM meta WHERE key = 'executor_heartbeat'").fetchone()
+        failed = journal.failed_since(since.timestamp())
+        beat = journal.heartbeat()
     finally:
-        db.close()
+        journal.close()
     return JournalView(
         found=True,
-        heartbeat=_moment(beat[0]) if beat and beat[0] else None,
-        failed=[FailedAlert(str(i), s or "?", r or "", _moment(f)) for i, s, r, f in rows],
+        heartbeat=_moment(beat) if beat else None,
+        failed=[FailedAlert(f.alert_id, f.symbol, f.reason, _moment(f.finished_at)) for f in failed],
     )
 
 
-def _moment(epoch) -> datetime:
-    return datetime.fromtimestamp(float(epoch), timezone.utc)
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)

@@ -1,5 +1,6 @@
-"""Posting a text to Slack, Discord, Telegram or by email: the one copy the service's outbox and
-the analytics reports share.
+"""Posting a text to Slack, Discord, Telegram, by email or SMS, and the one registry of the
+configured channels (``configured_channels``) that the service's outbox and the analytics
+reports and threshold alerts share.
 
 Each sender makes one attempt with a timeout and either returns a detail line or raises
 ``ChannelError`` saying why (never with the URL or token, which are the credentials). A rate
@@ -18,10 +19,17 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from novalgo.settings import NotifySettings
 
 DISCORD_LIMIT = 2000  # characters of ``content``
 TELEGRAM_LIMIT = 4096  # characters of ``text``
 SLACK_LIMIT = 40000  # Slack truncates a webhook's text beyond this
+SMS_LIMIT = 600  # Twilio splits into segments and allows 1600; a text should stay short
+# Characters per message the registry's channels send (a live burst is packed to fit).
+LIMITS = {"slack": 3500, "discord": DISCORD_LIMIT, "telegram": TELEGRAM_LIMIT, "email": 20000, "sms": SMS_LIMIT}
 
 
 class ChannelError(Exception):
@@ -148,6 +156,95 @@ def send_mail(server: SmtpServer, msg: EmailMessage) -> str:
     if refused:
         raise ChannelError(f"email: the server refused {', '.join(refused)}")
     return f"sent to {msg['To']}"
+
+
+# -- the registry: every configured channel, for the live notices and the reports ---------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    level: str  # which live notices it gets: all, trades or failures
+    limit: int  # characters per message
+    send: Callable[[str], str]  # one attempt; returns a detail line or raises ChannelError
+    live: bool = True  # False: reports and threshold alerts only (SMS, a Slack bot without a webhook)
+
+
+def configured_channels(notify: NotifySettings) -> list[Channel]:
+    """Every channel the settings configure, each a sender of one text."""
+    found = []
+    timeout = notify.timeout
+    if notify.slack_webhook:
+        found.append(Channel("slack", notify.slack_level, LIMITS["slack"],
+                             lambda text: post_slack(notify.slack_webhook, text, timeout=timeout)))
+    elif notify.slack_bot_token:  # the live notices go by webhook, as they always have
+        found.append(Channel("slack", notify.slack_level, LIMITS["slack"],
+                             lambda text: post_slack_bot(notify.slack_api_url, notify.slack_bot_token,
+                                                         notify.slack_channel, text, timeout=timeout), live=False))
+    if notify.discord_webhook:
+        found.append(Channel("discord", notify.discord_level, LIMITS["discord"],
+                             lambda text: post_discord(notify.discord_webhook, text, timeout=timeout)))
+    if notify.telegram_token and notify.telegram_chat:
+        found.append(Channel("telegram", notify.telegram_level, LIMITS["telegram"],
+                             lambda text: post_telegram(notify.telegram_api_url, notify.telegram_token,
+                                                        notify.telegram_chat, text, timeout=timeout)))
+    if notify.email_to and notify.smtp_host and notify.email_from:
+        server = smtp_server(notify)
+
+        def by_email(text: str) -> str:
+            subject = text.splitlines()[0] if text else "NovAlgo"
+            return send_mail(server, text_mail(notify.email_from, notify.email_to, subject, text))
+        found.append(Channel("email", notify.email_level, LIMITS["email"], by_email))
+    if notify.twilio_account_sid and notify.twilio_auth_token and notify.sms_to:
+        found.append(Channel("sms", "all", LIMITS["sms"], lambda text: send_sms(notify, text), live=False))
+    return found
+
+
+def smtp_server(notify: NotifySettings) -> SmtpServer:
+    """The mail server the settings name."""
+    return SmtpServer(notify.smtp_host, notify.smtp_port, notify.smtp_user, notify.smtp_password,
+                      notify.smtp_starttls, notify.smtp_ca_file, notify.timeout)
+
+
+def post_slack_bot(api_url: str | None, token: str, channel: str, text: str, *, timeout: float,
+                   blocks: list[dict] | None = None) -> str:
+    """Web API ``chat.postMessage`` with a bot token, for a workspace without a webhook."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    base = (api_url or "https://slack.com/api/").rstrip("/") + "/"
+    try:
+        WebClient(token=token, base_url=base, timeout=max(1, round(timeout))).chat_postMessage(
+            channel=channel, text=fit(text, SLACK_LIMIT), blocks=blocks)
+    except SlackApiError as e:
+        raise ChannelError(f"slack: the API said {e.response.get('error', e.response.status_code)}") from e
+    except (SlackClientError, OSError) as e:
+        raise ChannelError(f"slack: {type(e).__name__}: {e}") from e
+    return f"posted to {channel}"
+
+
+def send_sms(notify: NotifySettings, text: str) -> str:
+    """Text every recipient by Twilio's Messages API; fail (after trying them all) if any was refused."""
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    client = Client(notify.twilio_account_sid, notify.twilio_auth_token,
+                    http_client=TwilioHttpClient(timeout=notify.timeout))
+    if notify.twilio_api_url:  # a Twilio-compatible endpoint, or a local fake in tests
+        client.api.base_url = notify.twilio_api_url.rstrip("/")
+    body = fit(text, SMS_LIMIT)
+    sent, problems = [], []
+    for to in notify.sms_to:
+        try:
+            sent.append(client.messages.create(to=to, from_=notify.sms_from, body=body).sid)
+        except TwilioRestException as e:
+            problems.append(f"{to}: Twilio {e.status} error {e.code}: {e.msg}")
+        except (TwilioException, OSError) as e:
+            problems.append(f"{to}: {type(e).__name__}: {e}")
+    if problems:
+        raise ChannelError("sms: " + "; ".join(problems))
+    return f"{len(sent)} text(s) sent"
 
 
 def _post_json(url: str, payload: dict, timeout: float, channel: str) -> tuple[int, dict, str]:

@@ -8,12 +8,13 @@ object never leaks them.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets as _secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from novalgo.clock import Clock, clock_starting_at, parse_instant
@@ -30,6 +31,7 @@ GUARD_VARIABLES = {"NOVALGO_TRADING": TRADING, "NOVALGO_MAX_DAILY_LOSS": MAX_DAI
                    "NOVALGO_FLATTEN_ON_MAX_LOSS": FLATTEN_ON_MAX_LOSS,
                    "NOVALGO_MAX_OPEN_POSITIONS": MAX_OPEN_POSITIONS, "NOVALGO_MAX_EXPOSURE": MAX_EXPOSURE}
 
+log = logging.getLogger(__name__)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
 
@@ -40,19 +42,27 @@ def _secret() -> "object":
 
 
 LEVELS = ("all", "trades", "failures")  # what a notification channel is sent
+# Old names still read for one release, with a warning at start naming the new one.
+RENAMED = {"NOVALGO_SLACK_WEBHOOK_URL": "NOVALGO_NOTIFY_SLACK_WEBHOOK", "NOVALGO_EMAIL_TO": "NOVALGO_NOTIFY_EMAIL"}
 TELEGRAM_API_URL = "https://api.telegram.org"
 
 
 @dataclass(frozen=True)
 class NotifySettings:
-    """Live notifications (the outbox): each channel optional, each with its own level.
+    """Every notification channel, read in one place: the live notices (the outbox) and the
+    analytics reports and threshold alerts both go to what is configured here.
 
-    Discord and Slack webhooks are full URLs (point them at a fake in tests); only Telegram
-    needs a base address. Email reuses the analytics suite's SMTP settings.
+    Each channel is optional and has one environment name. Discord and Slack webhooks are full
+    URLs (point them at a fake in tests); only Telegram needs a base address. The levels filter
+    the live notices; a report goes to every channel configured. SMS (Twilio) carries reports
+    and threshold alerts only; a Slack bot token lets a report upload its chart.
     """
 
     slack_webhook: str | None = _secret()  # the URL itself is the credential
     slack_level: str = "all"
+    slack_bot_token: str | None = _secret()
+    slack_channel: str | None = None
+    slack_api_url: str | None = None
     discord_webhook: str | None = _secret()
     discord_level: str = "all"
     telegram_token: str | None = _secret()
@@ -70,9 +80,14 @@ class NotifySettings:
     smtp_starttls: bool = True
     smtp_ca_file: Path | None = None
     email_from: str | None = None
+    twilio_account_sid: str | None = _secret()
+    twilio_auth_token: str | None = _secret()
+    twilio_api_url: str | None = None
+    sms_from: str | None = None
+    sms_to: tuple[str, ...] = ()
 
     def channels(self) -> tuple[str, ...]:
-        """The configured channels' names."""
+        """The configured live channels' names."""
         wanted = {"slack": self.slack_webhook, "discord": self.discord_webhook,
                   "telegram": self.telegram_token and self.telegram_chat, "email": self.email_to}
         return tuple(name for name, value in wanted.items() if value)
@@ -222,12 +237,14 @@ class Settings:
             performance_interval=reader.number("NOVALGO_PERFORMANCE_INTERVAL", 300.0, float, low=5),
             performance_days=reader.number("NOVALGO_PERFORMANCE_DAYS", 30, int, low=1, high=3650),
             activity_rows=reader.number("NOVALGO_ACTIVITY_ROWS", 2000, int, low=10, high=100000),
-            notify=_notify_settings(reader),
+            notify=notify_settings(reader),
             chat=_chat_settings(reader),
             guards=_guards(reader),
             settings_tab=reader.text("NOVALGO_SETTINGS_TAB", "Settings"),
         )
         problems = reader.problems
+        for warning in reader.warnings:
+            log.warning("%s", warning)
         if bool(values["alpaca_key_id"]) != bool(values["alpaca_secret_key"]):
             problems.append("APCA_API_KEY_ID and APCA_API_SECRET_KEY must be set together")
         if values["live"] and not values["alpaca_key_id"]:
@@ -248,10 +265,25 @@ class Settings:
         return shown
 
 
-def smtp_fields(r: "EnvReader") -> dict[str, Any]:
-    """The mail server settings, read once for both the live notifications and the reports."""
+def notify_settings(r: "EnvReader") -> NotifySettings:
+    """Every channel and the mail server, for the live notices and the reports alike."""
     ca_file = r.text("NOVALGO_SMTP_CA_FILE")
-    return dict(
+    notify = NotifySettings(
+        slack_webhook=r.renamed("NOVALGO_NOTIFY_SLACK_WEBHOOK"),
+        slack_level=r.choice("NOVALGO_NOTIFY_SLACK_LEVEL", "all", LEVELS),
+        slack_bot_token=r.text("NOVALGO_SLACK_BOT_TOKEN"),
+        slack_channel=r.text("NOVALGO_SLACK_CHANNEL"),
+        slack_api_url=r.text("NOVALGO_SLACK_API_URL"),
+        discord_webhook=r.text("NOVALGO_NOTIFY_DISCORD_WEBHOOK"),
+        discord_level=r.choice("NOVALGO_NOTIFY_DISCORD_LEVEL", "all", LEVELS),
+        telegram_token=r.text("NOVALGO_NOTIFY_TELEGRAM_TOKEN"),
+        telegram_chat=r.text("NOVALGO_NOTIFY_TELEGRAM_CHAT"),
+        telegram_level=r.choice("NOVALGO_NOTIFY_TELEGRAM_LEVEL", "all", LEVELS),
+        telegram_api_url=r.text("NOVALGO_TELEGRAM_API_URL", TELEGRAM_API_URL),
+        email_to=_addresses(r.renamed("NOVALGO_NOTIFY_EMAIL")),
+        email_level=r.choice("NOVALGO_NOTIFY_EMAIL_LEVEL", "all", LEVELS),
+        every=r.number("NOVALGO_NOTIFY_EVERY", 5.0, float, low=0.1, high=3600),
+        timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
         smtp_host=r.text("NOVALGO_SMTP_HOST"),
         smtp_port=r.number("NOVALGO_SMTP_PORT", 587, int, low=1, high=65535),
         smtp_user=r.text("NOVALGO_SMTP_USER"),
@@ -259,31 +291,21 @@ def smtp_fields(r: "EnvReader") -> dict[str, Any]:
         smtp_starttls=r.flag("NOVALGO_SMTP_STARTTLS", True),
         smtp_ca_file=Path(ca_file) if ca_file else None,
         email_from=r.text("NOVALGO_EMAIL_FROM"),
-    )
-
-
-def _notify_settings(r: "EnvReader") -> NotifySettings:
-    notify = NotifySettings(
-        slack_webhook=r.text("NOVALGO_NOTIFY_SLACK_WEBHOOK"),
-        slack_level=r.choice("NOVALGO_NOTIFY_SLACK_LEVEL", "all", LEVELS),
-        discord_webhook=r.text("NOVALGO_NOTIFY_DISCORD_WEBHOOK"),
-        discord_level=r.choice("NOVALGO_NOTIFY_DISCORD_LEVEL", "all", LEVELS),
-        telegram_token=r.text("NOVALGO_NOTIFY_TELEGRAM_TOKEN"),
-        telegram_chat=r.text("NOVALGO_NOTIFY_TELEGRAM_CHAT"),
-        telegram_level=r.choice("NOVALGO_NOTIFY_TELEGRAM_LEVEL", "all", LEVELS),
-        telegram_api_url=r.text("NOVALGO_TELEGRAM_API_URL", TELEGRAM_API_URL),
-        email_to=tuple(a.strip() for a in (r.text("NOVALGO_NOTIFY_EMAIL") or "").replace(";", ",").split(",")
-                       if a.strip()),
-        email_level=r.choice("NOVALGO_NOTIFY_EMAIL_LEVEL", "all", LEVELS),
-        every=r.number("NOVALGO_NOTIFY_EVERY", 5.0, float, low=0.1, high=3600),
-        timeout=r.number("NOVALGO_NOTIFY_TIMEOUT", 20.0, float, low=1, high=300),
-        **smtp_fields(r),
+        twilio_account_sid=r.text("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=r.text("TWILIO_AUTH_TOKEN"),
+        twilio_api_url=r.text("NOVALGO_TWILIO_API_URL"),
+        sms_from=r.text("NOVALGO_SMS_FROM"),
+        sms_to=_addresses(r.text("NOVALGO_SMS_TO")),
     )
     if bool(notify.telegram_token) != bool(notify.telegram_chat):
         r.problems.append("NOVALGO_NOTIFY_TELEGRAM_TOKEN and NOVALGO_NOTIFY_TELEGRAM_CHAT must be set together")
     if notify.email_to and not (notify.smtp_host and notify.email_from):
         r.problems.append("NOVALGO_NOTIFY_EMAIL is set: also set NOVALGO_SMTP_HOST and NOVALGO_EMAIL_FROM")
     return notify
+
+
+def _addresses(raw: str | None) -> tuple[str, ...]:
+    return tuple(a.strip() for a in (raw or "").replace(";", ",").split(",") if a.strip())
 
 
 def _ids(raw: str | None) -> tuple[str, ...]:
@@ -360,16 +382,42 @@ def merged_env(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[s
     return env
 
 
+def apply_env_file(path: Path) -> None:
+    """Put a KEY=value file's settings in the environment where it has none (the environment wins).
+
+    python-dotenv reads the systemd EnvironmentFile the service uses, values with spaces and
+    all, which sourcing it in a shell would not: the cron jobs read the service's settings so.
+    """
+    from dotenv import dotenv_values
+
+    for key, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+
+
 class EnvReader:
     """Reads typed values from an environment, collecting problems instead of raising."""
 
     def __init__(self, env: Mapping[str, str]):
         self.env = env
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name, "").strip()
         return value or default
+
+    def renamed(self, name: str) -> str | None:
+        """The variable's value, else its old name's (see RENAMED) with a warning naming the new one."""
+        value = self.text(name)
+        for old in (o for o, new in RENAMED.items() if new == name and self.text(o) is not None):
+            if value is None:
+                value = self.text(old)
+                self.warnings.append(f"{old} is renamed {name}: set {name} instead (the old name is read "
+                                     f"for one more release)")
+            else:
+                self.warnings.append(f"{old} is ignored: {name} is set (remove {old})")
+        return value
 
     def parsed(self, name: str, default: str | None, parse: Callable[[str], T]) -> T:
         raw = self.text(name, default)

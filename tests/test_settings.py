@@ -229,3 +229,51 @@ def test_an_emptied_secret_file_does_not_crash_the_start(env, tmp_path):
     assert created and settings.webhook_secret
     assert (tmp_path / "data" / "webhook_secret").read_text().strip() == settings.webhook_secret
     assert (tmp_path / "data" / "webhook_secret").stat().st_mode & 0o777 == 0o600
+
+
+# -- one name per notification channel; the old names work for a release, with a warning -------
+
+OLD_HOOK = "https://hooks.slack.example/services/T000/B000/old-name-hook"
+
+
+def test_an_old_channel_name_still_configures_the_channel_and_warns_naming_the_new_one(env, caplog):
+    from novalgo.channels import configured_channels
+
+    env.update({"NOVALGO_SLACK_WEBHOOK_URL": OLD_HOOK, "NOVALGO_EMAIL_TO": "trader@example.com",
+                "NOVALGO_SMTP_HOST": "mail.example.com", "NOVALGO_EMAIL_FROM": "bot@example.com"})
+    with caplog.at_level("WARNING", logger="novalgo.settings"):
+        settings = load(env)
+    assert settings.notify.slack_webhook == OLD_HOOK and settings.notify.email_to == ("trader@example.com",)
+    assert [c.name for c in configured_channels(settings.notify)] == ["slack", "email"]  # live notices and reports
+    warned = caplog.text
+    assert "NOVALGO_SLACK_WEBHOOK_URL is renamed NOVALGO_NOTIFY_SLACK_WEBHOOK" in warned
+    assert "NOVALGO_EMAIL_TO is renamed NOVALGO_NOTIFY_EMAIL" in warned
+    assert OLD_HOOK not in warned
+
+
+def test_the_new_channel_name_wins_over_the_old_and_the_old_is_named_as_ignored(env, caplog):
+    env.update({"NOVALGO_NOTIFY_SLACK_WEBHOOK": "https://hooks.slack.example/services/new",
+                "NOVALGO_SLACK_WEBHOOK_URL": OLD_HOOK})
+    with caplog.at_level("WARNING", logger="novalgo.settings"):
+        settings = load(env)
+    assert settings.notify.slack_webhook == "https://hooks.slack.example/services/new"
+    assert "NOVALGO_SLACK_WEBHOOK_URL is ignored: NOVALGO_NOTIFY_SLACK_WEBHOOK is set" in caplog.text
+
+
+def test_the_new_names_alone_start_without_a_warning(env, caplog):
+    env.update({"NOVALGO_NOTIFY_SLACK_WEBHOOK": "https://hooks.slack.example/services/new",
+                "NOVALGO_NOTIFY_EMAIL": "trader@example.com", "NOVALGO_SMTP_HOST": "mail.example.com",
+                "NOVALGO_EMAIL_FROM": "bot@example.com"})
+    with caplog.at_level("WARNING", logger="novalgo.settings"):
+        load(env)
+    assert "renamed" not in caplog.text and "ignored" not in caplog.text
+
+
+def test_sms_and_a_slack_bot_without_a_webhook_carry_reports_not_live_notices(env):
+    from novalgo.channels import configured_channels
+    from novalgo.engine.outbox import live_channels
+
+    env.update({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "tok", "NOVALGO_SMS_FROM": "+15005550006",
+                "NOVALGO_SMS_TO": "+15551234567", "NOVALGO_SLACK_BOT_TOKEN": "xoxb-1", "NOVALGO_SLACK_CHANNEL": "#t"})
+    notify = load(env).notify
+    assert [c.name for c in configured_channels(notify)] == ["slack", "sms"] and live_channels(notify) == []

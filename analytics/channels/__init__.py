@@ -1,7 +1,9 @@
-"""Where reports and alerts go: email, SMS, Slack. Each optional, each failure isolated.
+"""Delivering reports and alerts to the registry's channels (``novalgo.channels``), each
+failure isolated; the richer forms of a report for email and Slack live beside this file.
 
 The exit code of a run adds one bit per channel that failed, so cron mail or a wrapper can
-tell which: email 4, SMS 8, Slack 16 (1 and 2 are left to click's errors and usage).
+tell which: email 4, SMS 8, Slack 16, Discord 32, Telegram 64 (1 and 2 are left to click's
+errors and usage).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ __all__ = ["ChannelError", "Outcome", "deliver", "exit_code"]
 
 log = logging.getLogger("analytics.channels")
 
-EXIT_BITS = {"email": 4, "sms": 8, "slack": 16}
+EXIT_BITS = {"email": 4, "sms": 8, "slack": 16, "discord": 32, "telegram": 64}
 
 
 @dataclass(frozen=True)

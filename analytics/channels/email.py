@@ -7,7 +7,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from analytics.config import AnalyticsSettings
-from novalgo.channels import SmtpServer, send_mail, text_mail
+from novalgo.channels import send_mail, smtp_server
 
 
 def chart_ids(charts: dict[str, Path]) -> dict[str, str]:
@@ -20,8 +20,8 @@ def build_message(settings: AnalyticsSettings, subject: str, text: str, html: st
     """multipart/mixed[ alternative[ text, related[ html, png… ] ], csv… ]."""
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = settings.email_from
-    msg["To"] = ", ".join(settings.email_to)
+    msg["From"] = settings.notify.email_from
+    msg["To"] = ", ".join(settings.notify.email_to)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(idstring="report", domain="novalgo.local")
     msg.set_content(text)
@@ -35,17 +35,7 @@ def build_message(settings: AnalyticsSettings, subject: str, text: str, html: st
     return msg
 
 
-def build_text_message(settings: AnalyticsSettings, subject: str, text: str) -> EmailMessage:
-    """A plain message, for threshold alerts."""
-    return text_mail(settings.email_from, settings.email_to, subject, text)
-
-
-def server(settings: AnalyticsSettings) -> SmtpServer:
-    return SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
-                      settings.smtp_starttls, settings.smtp_ca_file, settings.timeout)
-
-
 def send(settings: AnalyticsSettings, msg: EmailMessage) -> str:
     """Send over SMTP: STARTTLS (or TLS on port 465), login when a user is set."""
-    send_mail(server(settings), msg)
-    return f"sent to {', '.join(settings.email_to)}"
+    send_mail(smtp_server(settings.notify), msg)
+    return f"sent to {', '.join(settings.notify.email_to)}"

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from analytics.config import AnalyticsSettings
 from novalgo.channels import ChannelError, post_slack
+from novalgo.settings import NotifySettings
 
 
 def blocks(title: str, body: str) -> list[dict]:
@@ -21,19 +22,20 @@ def blocks(title: str, body: str) -> list[dict]:
 
 def send(settings: AnalyticsSettings, title: str, body: str, chart: Path | None = None) -> str:
     """Post through the bot token when set (with the chart), else through the webhook."""
-    timeout = math.ceil(settings.timeout)
+    notify = settings.notify
+    timeout = math.ceil(notify.timeout)
     text = f"{title}\n{body}"
     try:
-        if settings.slack_bot_token:
-            return _post_with_bot(settings, title, body, text, chart, timeout)
+        if notify.slack_bot_token:
+            return _post_with_bot(notify, title, body, text, chart, timeout)
     except SlackApiError as e:
         raise ChannelError(f"slack: the API said {e.response.get('error', e.response.status_code)}") from e
     except (SlackClientError, OSError) as e:
         raise ChannelError(f"slack: {type(e).__name__}: {e}") from e
-    return post_slack(settings.slack_webhook_url, text, timeout=settings.timeout, blocks=blocks(title, body))
+    return post_slack(notify.slack_webhook, text, timeout=notify.timeout, blocks=blocks(title, body))
 
 
-def _post_with_bot(settings: AnalyticsSettings, title: str, body: str, text: str, chart: Path | None,
+def _post_with_bot(settings: NotifySettings, title: str, body: str, text: str, chart: Path | None,
                    timeout: int) -> str:
     base = (settings.slack_api_url or "https://slack.com/api/").rstrip("/") + "/"
     web = WebClient(token=settings.slack_bot_token, base_url=base, timeout=timeout)

@@ -184,7 +184,7 @@ def _align(cells, widths) -> str:
     return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
 
-@click.command("pnl")
+@click.command("pnl", hidden=True)  # now `novalgo profit --by-symbol`; kept for a release
 @click.option("--fills", "fills_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV with columns time, symbol, side (buy, sell or sell_short), qty, price and optionally order_id.")
 @click.option("--activities", "activities_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),

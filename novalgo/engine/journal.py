@@ -13,6 +13,7 @@ import json
 import secrets
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -580,6 +581,15 @@ class Journal:
             f"AND (o.state IN ({','.join('?' * len(OPEN_AT_BROKER))}) OR CAST(o.filled_qty AS REAL) > 0)",
             (symbol, row_minutes, since, *OPEN_AT_BROKER)).fetchone()[0]
 
+    # -- reads for the reports (analytics' threshold check): read-only, a block of their own --
+
+    def failed_since(self, since: float) -> list[FailedAlert]:
+        """Alerts that ended FAILED at or after ``since`` (epoch seconds), oldest first."""
+        rows = self._db().execute("SELECT id, symbol, reason, finished_at FROM alerts WHERE status=? "
+                                  "AND finished_at>=? ORDER BY finished_at", (statuses.FAILED, since)).fetchall()
+        return [FailedAlert(str(r["id"]), r["symbol"] or "?", r["reason"] or "", float(r["finished_at"]))
+                for r in rows]
+
 
 EXIT_SOURCE = "exit"  # the source of an exit's own alert record (where a webhook's IP would be)
 
@@ -629,3 +639,40 @@ def _text(value: Any) -> str | None:
     if isinstance(value, Decimal):
         return plain(value)
     return None if value is None else str(value)
+
+
+# -- the journal read by another process (the analytics cron job) ---------------------------------
+
+
+@dataclass(frozen=True)
+class FailedAlert:
+    alert_id: str
+    symbol: str
+    reason: str
+    finished_at: float  # epoch seconds
+
+
+class ReadOnlyJournal(Journal):
+    """The service's journal opened by another process: never created, migrated or written
+    (SQLite's read-only mode refuses any write), read through the Journal's own readers."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.clock = SYSTEM_CLOCK  # reads only: nothing here stamps a time
+        self.account = None
+        self._connections = _ReadOnlyConnection(self.path)
+
+
+class _ReadOnlyConnection:
+    """One ``mode=ro`` connection, in the shape of ThreadConnections (get, close)."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
+                                   isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+
+    def get(self) -> sqlite3.Connection:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from novalgo import channels as wire
+from novalgo.channels import Channel, configured_channels
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.money import plain
 from novalgo.domain.notify_messages import ALL, FAILURES, TRADES, level_of, outcome_line, pack, scrub, wanted
@@ -51,7 +52,6 @@ BACKOFF = (2.0, 300.0)  # seconds: the first wait after a failure, doubling up t
 NEW_CHANNEL_BACKLOG = 3600.0  # a channel seen for the first time gets the last hour's notices
 KEEP = 7 * 86400.0  # notices every channel has passed are deleted after a week
 BATCH = 500  # notices read per attempt; more wait for the next message
-LIMITS = {"slack": 3500, "discord": wire.DISCORD_LIMIT, "telegram": wire.TELEGRAM_LIMIT, "email": 20000}
 # The journal's purpose for a row recording someone else's order we cancelled: not our trade.
 CANCELLED_OTHER = "cancelled other"
 
@@ -102,40 +102,12 @@ def _number(text: str | None) -> Decimal | None:
         return None
 
 
-# -- the channels ------------------------------------------------------------------------------
+# -- the channels: the one registry, in novalgo.channels ------------------------------------
 
 
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    level: str
-    limit: int  # characters per message
-    send: Callable[[str], str]  # one attempt; returns a detail line or raises ChannelError
-
-
-def configured_channels(notify: NotifySettings) -> list[Channel]:
-    """Every channel the settings configure, each a sender of one text."""
-    found = []
-    timeout = notify.timeout
-    if notify.slack_webhook:
-        found.append(Channel("slack", notify.slack_level, LIMITS["slack"],
-                             lambda text: wire.post_slack(notify.slack_webhook, text, timeout=timeout)))
-    if notify.discord_webhook:
-        found.append(Channel("discord", notify.discord_level, LIMITS["discord"],
-                             lambda text: wire.post_discord(notify.discord_webhook, text, timeout=timeout)))
-    if notify.telegram_token and notify.telegram_chat:
-        found.append(Channel("telegram", notify.telegram_level, LIMITS["telegram"],
-                             lambda text: wire.post_telegram(notify.telegram_api_url, notify.telegram_token,
-                                                             notify.telegram_chat, text, timeout=timeout)))
-    if notify.email_to and notify.smtp_host and notify.email_from:
-        server = wire.SmtpServer(notify.smtp_host, notify.smtp_port, notify.smtp_user, notify.smtp_password,
-                                 notify.smtp_starttls, notify.smtp_ca_file, timeout)
-
-        def by_email(text: str) -> str:
-            subject = text.splitlines()[0] if text else "NovAlgo"
-            return wire.send_mail(server, wire.text_mail(notify.email_from, notify.email_to, subject, text))
-        found.append(Channel("email", notify.email_level, LIMITS["email"], by_email))
-    return found
+def live_channels(notify: NotifySettings) -> list[Channel]:
+    """The configured channels that take live notices (SMS carries reports only)."""
+    return [channel for channel in configured_channels(notify) if channel.live]
 
 
 @dataclass
@@ -154,7 +126,7 @@ class Outbox:
                  clock=SYSTEM_CLOCK, backoff: tuple[float, float] = BACKOFF):
         self._connections = ThreadConnections(Path(path), "synchronous=NORMAL")
         self._connections.prepare(SCHEMA)
-        self.channels = {c.name: c for c in (configured_channels(settings.notify) if channels is None else channels)}
+        self.channels = {c.name: c for c in (live_channels(settings.notify) if channels is None else channels)}
         self.every = settings.notify.every
         self.secrets = secret_values(settings)
         self.clock = clock

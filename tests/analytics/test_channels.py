@@ -134,3 +134,15 @@ def test_wrong_twilio_token_is_reported_not_raised(workdir, twilio):
     env = {**sms_env(twilio), "TWILIO_AUTH_TOKEN": "wrong"}
     result = run("report", *offline_args(market_files(workdir)), env=env)
     assert result.exit_code == 8 and "20003" in result.stderr
+
+
+def test_the_report_reaches_a_channel_set_up_for_live_notices(workdir):
+    # One registry: the Discord webhook the service posts live notices to also gets the report.
+    from tests.fakes.discord_server import FakeDiscord
+
+    with FakeDiscord() as discord:
+        result = run("report", *offline_args(market_files(workdir)),
+                     env={"NOVALGO_NOTIFY_DISCORD_WEBHOOK": discord.webhook_url})
+        assert result.exit_code == 0, result.output
+        (content,) = discord.contents
+        assert content.startswith("NovAlgo") and "Sharpe" in content

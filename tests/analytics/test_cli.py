@@ -206,7 +206,7 @@ def test_cron_file_runs_the_report_after_the_close_and_checks_every_15_minutes_i
     checks = set()
     for minute, hour, dom, month, dow, user, command in jobs:
         assert user == "novalgo" and (dom, month, dow) == ("*", "*", "1-5")
-        assert command.startswith("cd /opt/novalgo && .venv/bin/python -m analytics --env-file /etc/novalgo/novalgo.env")
+        assert command.startswith("cd /opt/novalgo && .venv/bin/novalgo --env-file /etc/novalgo/novalgo.env")
         if " report" in command:
             assert (minute, hour) == ("30", "16")
         else:

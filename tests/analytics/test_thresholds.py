@@ -16,6 +16,7 @@ from novalgo.broker.base import OrderRequest, Position
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.engine.journal import Journal
+from tests.fakes.slack_server import FakeSlack
 from tests.fakes.twilio_server import FakeTwilio
 from tests.support.analytics import run
 from tests.support.clock import pinned_start, ticking_clock
@@ -173,3 +174,44 @@ def test_journal_is_read_only(workdir):
     view = read(path, clock.now() - timedelta(hours=1))
     assert [f.symbol for f in view.failed] == ["AMD"] and view.heartbeat is None
     assert path.read_bytes() == before
+
+
+def test_a_crossing_seen_before_any_channel_is_posted_once_a_channel_is_set_up(workdir):
+    broker = SimulatedBroker(workdir / "data")
+    broker.observe_price("AAPL", D(200))
+    broker.submit(OrderRequest("nva-big-0", "AAPL", "buy", qty=D(200)))  # $40,000 of $100,000
+    quiet = {"NOVALGO_ALERT_POSITION_PCT": "25", "NOVALGO_ALERT_HEARTBEAT_MINUTES": "off"}
+
+    result = run("alerts", env=quiet)  # no channel configured yet
+    assert result.exit_code == 0 and "NEW" in result.output
+    state = workdir / "data" / "analytics_state.json"
+    assert not state.exists() or json.loads(state.read_text())["active"] == {}  # nothing marked sent
+
+    with FakeSlack() as slack:
+        env = {**quiet, "NOVALGO_NOTIFY_SLACK_WEBHOOK": slack.webhook_url}
+        assert run("alerts", env=env).exit_code == 0
+        (post,) = slack.webhook_posts
+        assert "AAPL long is 40.0% of equity" in post["text"]
+        run("alerts", env=env)
+        assert len(slack.webhook_posts) == 1  # not posted twice
+
+
+def test_the_check_reads_the_journal_through_its_own_reader_and_cannot_write(workdir):
+    import sqlite3
+
+    from novalgo.engine.journal import ReadOnlyJournal
+
+    path = workdir / "data" / "journal.sqlite3"
+    journal = Journal(path, sync="normal", clock=lambda: NOW.timestamp())
+    alert_id = failed_alert(journal, "AMD", "rejected")
+    journal.beat()
+    journal.close()
+    reader = ReadOnlyJournal(path)
+    try:
+        assert [(f.alert_id, f.symbol, f.reason) for f in reader.failed_since(NOW.timestamp() - 60)] == \
+            [(alert_id, "AMD", "rejected")]
+        assert reader.failed_since(NOW.timestamp() + 60) == [] and reader.heartbeat() == NOW.timestamp()
+        with pytest.raises(sqlite3.OperationalError):
+            reader.set_meta("probe", "1")  # read-only: the cron job never writes the service's file
+    finally:
+        reader.close()
