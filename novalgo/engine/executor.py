@@ -116,13 +116,11 @@ class Executor(ExitOrders):
         permit = _Permit(self, symbol, row, price)
         allowed = permit.apply(preview)
         # Orders of ours against the signal go whatever it may do; a resting limit only gives way
-        # to a newer entry that may go.
-        if not allowed.legs:
-            resting = []
-        replaced = opposing + resting
-        if not allowed.legs and not replaced:
+        # to a newer entry that may go (the preview names it only for a plan with orders).
+        if not allowed.legs and not opposing:
             kept = f"; the limit order of alert {resting[0]['alert_id']} keeps resting" if resting else ""
             return self._finish(alert, allowed.status, allowed.reason + kept, row=row)
+        replaced = opposing + resting
         if allowed.legs and self._skipped_outside_hours(symbol, allowed):
             return self._finish(alert, statuses.SKIPPED, "market closed and NOVALGO_OUTSIDE_HOURS=skip", row=row)
         # A newer signal replaces an older alert's legs that were never sent.

@@ -197,7 +197,8 @@ def test_an_entry_the_guards_refuse_leaves_the_older_resting_limit(make, fake, s
     (settings.data_dir / "sheet" / "Settings.csv").write_text("setting,value\ntrading,off\n")
     wait_for(lambda: services.guards.paused(), "the Settings tab to say trading is off", 10)
     assert send(services, "buy", "MSFT", "100.5") == ["SKIPPED"]
-    assert "paused" in newest(services, "MSFT")["reason"]
+    reason = newest(services, "MSFT")["reason"]
+    assert "paused" in reason and "keeps resting" in reason
     assert working(fake, "MSFT") == [("buy", "limit", "new")], "the older limit still rests"
     with fake.lock:
         assert [o["limit_price"] for o in fake.orders.values() if o["symbol"] == "MSFT"] == ["100.05"]
