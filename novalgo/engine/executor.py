@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, time as dtime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
                                  OrderRequest, OrderState)
@@ -31,6 +30,7 @@ from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import OrderPlan
+from novalgo.domain.guards import EASTERN
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
@@ -50,7 +50,6 @@ POLL = 0.25  # seconds between order-state reads while waiting for a fill
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
 # Alpaca's extended hours: pre-market from 04:00, after-hours until 20:00 (New York).
 EXTENDED_SESSION = (dtime(4, 0), dtime(20, 0))
-NEW_YORK = ZoneInfo("America/New_York")
 RECONCILE_EVERY = 60.0  # seconds: with the trade stream up, one REST read of our open orders a minute
 
 
@@ -409,8 +408,8 @@ class Executor(ExitOrders):
             state = self._clear_the_way(alert, request, str(e))
         except OrderRejected as e:
             if order["purpose"] == "close" and not _planned_again(alert):
-                # A close is refused when we do not hold what we meant to close (Alpaca then
-                # reads it as a short: "fractional orders cannot be sold short"): read and decide again.
+                # A close is refused when we do not hold what we meant to close (it goes as a close,
+                # position_intent, and Alpaca will not let it open the other side): read and decide again.
                 raise PositionWasWrong(str(e)) from e
             state = rejected(request, str(e))
         self._begun(alert)
@@ -656,7 +655,7 @@ class Executor(ExitOrders):
 
     def _in_extended_session(self) -> bool:
         """Pre- or post-market on a trading day (04:00-20:00 New York, the regular session aside)."""
-        now = datetime.fromtimestamp(self.clock(), NEW_YORK)
+        now = datetime.fromtimestamp(self.clock(), EASTERN)
         return EXTENDED_SESSION[0] <= now.time() < EXTENDED_SESSION[1] and self.broker.trading_day(now.date())
 
 REFUSED_AS_STALE = "refused, so the position was read again: "
