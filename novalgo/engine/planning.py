@@ -21,9 +21,13 @@ from novalgo.domain.row_rules import LIMIT, PERCENT
 from novalgo.errors import OrderRejected
 
 
-def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
-               our_open_orders: Iterable[dict[str, Any]]) -> tuple[Holding, OrderPlan]:
-    """What we hold and what the decision table would do about the alert now."""
+def plan_alert(alert: Alert, row: ConfigRow, broker: Broker, our_open_orders: Iterable[dict[str, Any]],
+               size_later: bool = False) -> tuple[Holding, OrderPlan]:
+    """What we hold and what the decision table would do about the alert now.
+
+    ``size_later``: a flip whose opening leg needs a read (a price the alert lacks, the equity for a
+    size in percent) plans the close now and leaves the opening leg to be sized once the close has
+    filled (the executor does), so the close goes first and without waiting on that read."""
     action, symbol, alert_price = alert.action, alert.symbol, alert.price
     # From the stream's fills when current: no read first. A close planned on a stale belief cannot
     # open the other side: it goes as a close (position_intent), which Alpaca refuses, and the
@@ -60,7 +64,10 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         needs_price = (action == "sell" and not asset.crypto) or not asset.fractionable or rules.has_exits \
             or alert.take_profit is not None or alert.stop_loss is not None
     regular = _regular_hours(rules.extended_hours, tradability.crypto, broker)
-    if price is None and needs_price and rules.order_type != LIMIT and regular:
+    opens_after_close = action != "close" and holding.exposure != 0 and (holding.exposure > 0) != (action == "buy")
+    later = size_later and opens_after_close and regular and rules.order_type != LIMIT and (
+        (price is None and needs_price) or row.size.kind == PERCENT)
+    if price is None and needs_price and rules.order_type != LIMIT and regular and not later:
         price = broker.latest_price(symbol)
     close_reference = None
     if closes_extended and not regular and price is None:
@@ -69,8 +76,9 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         close_reference = broker.latest_price(symbol)
     context = Context(
         regular_hours=regular, close_reference=close_reference,
-        equity=broker.account().equity if row.size.kind == PERCENT and action != "close" else None,
-        alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss)
+        equity=broker.account().equity if row.size.kind == PERCENT and action != "close" and not later else None,
+        alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss,
+        size_opening_later=later)
     return holding, decide(action, row, holding, price, tradability, context)
 
 
