@@ -176,3 +176,19 @@ def test_a_refusal_for_a_position_we_did_not_have_reads_it_again_and_decides_onc
     calls = [f"{m} {p}" for _, m, p in fake.request_log[since:]]
     assert calls.index("GET /v2/positions") > calls.index("POST /v2/orders")
     assert services.broker.position("AAPL").qty == 0
+
+
+def test_the_traders_stop_told_by_the_stream_is_cancelled_before_the_close_with_no_read(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    services.executor.track()  # the pass after the connect: the account's open orders, listed once
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    shares = int(services.broker.position("AAPL").qty)
+    stop = fake.place_order(symbol="AAPL", side="sell", type="stop", stop_price="100", qty=str(shares),
+                            time_in_force="gtc", client_order_id="my-own-stop")
+    wait_for(lambda: any(o.broker_order_id == stop["id"] for o in services.broker.open_orders_known("AAPL") or ()),
+             "the stop's event")
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]
+    assert requests_before_the_post(fake, since) == [f"DELETE /v2/orders/{stop['id']}"], "no read: the stream told"
+    assert fake.orders_refused == [] and fake.orders[stop["id"]]["status"] == "canceled"
+    assert services.broker.position("AAPL").qty == 0
