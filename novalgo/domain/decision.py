@@ -112,8 +112,9 @@ class Context:
     # The last trade, for a close that must go as a limit (pre/post-market) when the alert has no
     # price: the leader's own CLOSEs (Flatten At, a loss limit) carry none. Never an entry's price.
     close_reference: Decimal | None = None
-    # A flip's opening leg is sized when it is about to go, once the close has filled: the price or
-    # equity it needs is read then, so the close (the plan's first order) never waits on a read.
+    # A flip's opening leg is decided when it is about to go, once the close has filled: what only it
+    # needs (a price, the equity, whether the account may short) is read then, so the close (the
+    # plan's first order) never waits on a read.
     size_opening_later: bool = False
 
 
