@@ -9,12 +9,15 @@ import threading
 from pathlib import Path
 
 
+BUSY_TIMEOUT_MS = 30000  # how long a write waits for another connection's lock
+
+
 class ThreadConnections:
     """Hands each thread its own connection to one file (sqlite3 connections are not thread-safe)."""
 
     def __init__(self, path: Path, *pragmas: str):
         self.path = Path(path)
-        self.pragmas = ("busy_timeout=30000",) + pragmas
+        self.pragmas = (f"busy_timeout={BUSY_TIMEOUT_MS}",) + pragmas
         self._local = threading.local()
 
     def prepare(self, schema: str, columns: dict[str, dict[str, str]] | None = None) -> None:

@@ -100,6 +100,7 @@ class AlpacaBroker:
         self._wall_clock = wall_clock  # time of day: how far back to list orders
         self._asset_ttl, self._clock_ttl, self._account_ttl = asset_ttl, clock_ttl, account_ttl
         self._assets: dict[str, tuple[float, AssetInfo]] = {}
+        self._unknown_assets: dict[str, float] = {}  # symbol → when Alpaca said it does not know it
         self._market: tuple[float, bool] | None = None
         self._calendar: dict[date, datetime | None] = {}  # each day's close (None: no trading), from Alpaca
         self._account: tuple[float, Account] | None = None
@@ -121,6 +122,12 @@ class AlpacaBroker:
         # arrives): its symbol's cached position is not trusted until the event catches up.
         self._heard: dict[str, Decimal] = {}  # broker order id → filled qty the stream reported
         self._unheard: dict[str, tuple[str, Decimal]] = {}  # broker order id → (symbol, filled qty)
+        # Every open order on the account (ours and the trader's own), from one list after the
+        # stream (re)connects, then kept by its events: a close learns what holds the shares
+        # without a request. Trusted only while the stream is live and since that list.
+        self._open: dict[str, OrderState] = {}  # broker order id → state
+        self._open_trusted = False
+        self._ended: set[str] = set()  # orders the stream said ended: a list taken before is behind
         self._lock = threading.Lock()
 
     @classmethod
@@ -212,6 +219,13 @@ class AlpacaBroker:
                 self._events += 1
                 self._held[state.symbol] = Decimal(str(update.position_qty))
                 self._held_changed[state.symbol] = self._events
+            if state.is_final:
+                self._open.pop(state.broker_order_id, None)
+                if len(self._ended) > 10_000:
+                    self._ended.clear()
+                self._ended.add(state.broker_order_id)
+            else:
+                self._open[state.broker_order_id] = state
             if len(self._heard) > 10_000:
                 self._heard.clear()  # old orders: at worst a symbol is listed once more
             heard = self._heard[state.broker_order_id] = max(state.filled_qty, self._heard.get(state.broker_order_id, ZERO))
@@ -223,6 +237,7 @@ class AlpacaBroker:
     def _stream_connected(self, on_connected: Callable[[], None]) -> None:
         with self._lock:
             self._held_trusted = False  # fills during the gap were not heard: list again first
+            self._open_trusted = False
         on_connected()
 
     def asset(self, symbol: str) -> AssetInfo:
@@ -230,6 +245,29 @@ class AlpacaBroker:
         cached = self._assets.get(symbol)
         if cached and now - cached[0] < self._asset_ttl:
             return cached[1]
+        return self._read_asset(symbol, now)
+
+    def warm_assets(self, symbols: Sequence[str], at_most: int) -> int:
+        """Look up the assets of these symbols (the Config's) not cached, or due to expire within a
+        quarter of their TTL, at most ``at_most`` of them; returns how many were read. The leader
+        runs it in the background so an alert finds its asset cached and its order goes first."""
+        now, read = self._clock(), 0
+        for symbol in dict.fromkeys(symbols):
+            cached = self._assets.get(symbol)
+            if cached and now - cached[0] < self._asset_ttl * 0.75:
+                continue
+            if now - self._unknown_assets.get(symbol, float("-inf")) < self._asset_ttl:
+                continue  # a row's symbol Alpaca does not know: its alerts say so, no read each pass
+            if read >= at_most:
+                break
+            read += 1
+            try:
+                self._read_asset(symbol, now)
+            except OrderRejected:
+                self._unknown_assets[symbol] = now
+        return read
+
+    def _read_asset(self, symbol: str, now: float) -> AssetInfo:
         try:
             # Crypto without the slash: a slash would split the URL path.
             raw = self._call(self._trading.get_asset, symbol.replace("/", ""), what=f"look up {symbol}", not_found=True)
@@ -351,14 +389,40 @@ class AlpacaBroker:
         return self._stream.start()
 
     def reconcile(self) -> None:
-        """One positions list: the position cache is trusted again (fills the stream missed included)."""
+        """One positions list: the position cache is trusted again (fills the stream missed included);
+        after a (re)connect, one list of the open orders too (the trader's own, which hold shares)."""
         self._positions()
+        self._list_open_orders()
 
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every open order on the symbol, ours or anyone's (one list call)."""
         raw = self._call(self._trading.get_orders, GetOrdersRequest(
             status=QueryOrderStatus.OPEN, symbols=[symbol], limit=ORDER_PAGE), what=f"list open {symbol} orders")
         return [_state(o) for o in raw]
+
+    def open_orders_known(self, symbol: str) -> list[OrderState] | None:
+        """Every open order on the symbol: from the stream's events when it is live and the list
+        taken after it connected is in (no request); without a stream, one list call for the
+        symbol; None just after a (re)connect, before that list (the caller does without)."""
+        if self._stream is None or not self._stream.live:
+            return self.open_orders(symbol)
+        with self._lock:
+            if not self._open_trusted:
+                return None
+            return [o for o in self._open.values() if o.symbol == symbol and not o.is_final]
+
+    def _list_open_orders(self) -> None:
+        """Every open order on the account, once after the stream (re)connects; its events keep it."""
+        with self._lock:
+            if self._open_trusted or self._stream is None or not self._stream.live:
+                return
+        raw = self._call(self._trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=ORDER_PAGE),
+                         what="list open orders")
+        listed = {state.broker_order_id: state for state in map(_state, raw)}
+        with self._lock:
+            # An order the stream said ended while the list was under way stays ended.
+            self._open = {k: v for k, v in listed.items() if k not in self._ended}
+            self._open_trusted = len(listed) < ORDER_PAGE and self._stream is not None and self._stream.live
 
     def cancel_by_id(self, broker_order_id: str) -> None:
         try:

@@ -206,6 +206,14 @@ class Broker(Protocol):
     def open_orders(self, symbol: str) -> list[OrderState]:
         """Every order on the symbol the broker may still fill, ours or anyone's."""
 
+    def warm_assets(self, symbols: Sequence[str], at_most: int) -> int:
+        """Cache the assets of these symbols ahead of their alerts (at most ``at_most`` reads);
+        returns how many were read."""
+
+    def open_orders_known(self, symbol: str) -> list[OrderState] | None:
+        """``open_orders``, answered from the trade stream when it is current (no request); None
+        when the stream is up but not yet current (the caller goes on without)."""
+
     def submit(self, order: OrderRequest) -> OrderState:
         """Place an order, idempotent by client_order_id.
 

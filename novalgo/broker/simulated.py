@@ -474,6 +474,12 @@ class SimulatedBroker:
                           (symbol, *OPEN)).fetchall()
         return [self._state(db, row) for row in rows]
 
+    def warm_assets(self, symbols: Sequence[str], at_most: int) -> int:
+        return 0  # the simulator knows its assets without asking
+
+    def open_orders_known(self, symbol: str) -> list[OrderState]:
+        return self.open_orders(symbol)
+
     def reconcile(self) -> None:
         """Nothing to re-read: the simulator's own database is the truth."""
 

@@ -112,6 +112,10 @@ class Context:
     # The last trade, for a close that must go as a limit (pre/post-market) when the alert has no
     # price: the leader's own CLOSEs (Flatten At, a loss limit) carry none. Never an entry's price.
     close_reference: Decimal | None = None
+    # A flip's opening leg is decided when it is about to go, once the close has filled: what only it
+    # needs (a price, the equity, whether the account may short) is read then, so the close (the
+    # plan's first order) never waits on a read.
+    size_opening_later: bool = False
 
 
 def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
@@ -148,6 +152,8 @@ def decide(action: str, row: ConfigRow, holding: Holding, price: Decimal | None,
     side = "buy" if action == BUY else "sell"
     if side == "sell" and not tradability.can_short:
         return _refuse_open(legs, tradability.short_refusal or f"{row.symbol} cannot be sold short")
+    if legs and context.size_opening_later:
+        return OrderPlan(legs + (OrderLeg(OPEN, side),), statuses.FILLED)
     opening = _opening(side, row, price, tradability, context)
     if isinstance(opening, str):
         return _refuse_open(legs, opening)
@@ -319,6 +325,11 @@ def _distance_of(target: Distance | ExitTarget | None) -> Distance | None:
 def _qty_for(dollars: Decimal, price: Decimal, whole: bool) -> Decimal:
     qty = dollars / price
     return qty.to_integral_value(ROUND_DOWN) if whole else qty.quantize(QTY_STEP, ROUND_DOWN)
+
+
+def unsized(leg_qty: object, leg_notional: object, purpose: str) -> bool:
+    """An opening leg planned without its size (a flip's, sized once the close has filled)."""
+    return purpose == OPEN and leg_qty is None and leg_notional is None
 
 
 def _with(leg: OrderLeg, **changes) -> OrderLeg:

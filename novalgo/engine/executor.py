@@ -29,7 +29,7 @@ from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LO
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
-from novalgo.domain.decision import OrderPlan
+from novalgo.domain.decision import OrderPlan, unsized
 from novalgo.domain.guards import EASTERN
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
@@ -47,6 +47,7 @@ from novalgo.sheet.status_writer import StatusWriter
 log = logging.getLogger(__name__)
 RETRY_DELAY = 2.0  # seconds before an alert whose broker call failed is tried again
 POLL = 0.25  # seconds between order-state reads while waiting for a fill
+CANCEL_POLL = 0.02  # seconds between looks at a cancelled order (the stream's word, or one list)
 MAX_LEGS = 8  # an alert re-planned this often (closes that keep expiring part-filled) gives up
 # Alpaca's extended hours: pre-market from 04:00, after-hours until 20:00 (New York).
 EXTENDED_SESSION = (dtime(4, 0), dtime(20, 0))
@@ -198,7 +199,7 @@ class Executor(ExitOrders):
               open_orders: list[dict[str, Any]] | None = None) -> OrderPlan:
         if open_orders is None:
             open_orders = self.journal.open_orders(alert["symbol"])
-        return plan_alert(alert_of(alert), row, self.broker, open_orders)[1]
+        return plan_alert(alert_of(alert), row, self.broker, open_orders, size_later=True)[1]
 
     def _cancel_open_orders(self, symbol: str, alert_id: str, older: list[dict[str, Any]] | None = None) -> None:
         if older is None:
@@ -241,6 +242,8 @@ class Executor(ExitOrders):
                     held_back = self._before_opening(alert, order)
                     if held_back is not None:
                         return held_back
+                    if unsized(order["qty"], order["notional"], order["purpose"]):
+                        return self._size_opening(alert, order)
                 try:
                     state = self._submit(alert, order)
                 except PositionWasWrong as e:
@@ -331,6 +334,21 @@ class Executor(ExitOrders):
                                 f"already {'long' if held > 0 else 'short'} {plain(abs(held))} {symbol} at the broker")
         return self._after_short_close(alert, order, None, "left open")
 
+    def _size_opening(self, alert: dict[str, Any], order: dict[str, Any]) -> str:
+        """A flip's opening leg, planned without its size so the close went first: flat now, so
+        decide again (reading the price or equity it needs now) and send what that plans."""
+        self.journal.update_order(order["client_order_id"], state=REPLANNED, reason="sized once the close filled")
+        row, why_not = self.config.lookup(alert["symbol"], alert["row_minutes"] or alert["timeframe_minutes"])
+        if row is None:
+            return self._finish(alert, statuses.FAILED, f"closed the old position; {why_not}")
+        plan = self._plan(alert, row)
+        if not plan.legs:
+            reason = plan.reason if plan.status != statuses.FAILED else f"closed the old position; {plan.reason}"
+            return self._finish(alert, plan.status, reason, row=row)
+        price = Decimal(alert["price"]) if alert["price"] else None
+        self.journal.plan(alert["id"], alert["symbol"], plan.legs, price, plan.status, plan.reason)
+        return self._send_legs(self.journal.get(alert["id"]))
+
     def _after_short_close(self, alert: dict[str, Any], order: dict[str, Any], filled: Decimal | None,
                            how: str) -> str:
         """A close that did not flatten: close the rest while the alert is current, else say what is held."""
@@ -397,6 +415,15 @@ class Executor(ExitOrders):
         cid = order["client_order_id"]
         self.journal.update_order(cid, state=SENDING, account=self._account_id())
         request = order_request(order)
+        if order["purpose"] == "close":
+            # Orders the trader placed (a GTC stop, say) hold the shares a close needs: Alpaca
+            # would refuse it (insufficient qty, held_for_orders). Released first, not after a refusal.
+            holding = self._holding_the_shares(request)
+            if holding:
+                refused = self._release(alert, request, holding, "insufficient qty available: held for orders")
+                if refused is not None:
+                    self._begun(alert)
+                    return refused
         try:
             state = self.broker.submit(request)
         except NotPlaced:
@@ -466,16 +493,44 @@ class Executor(ExitOrders):
     def _clear_the_way(self, alert: dict[str, Any], request: OrderRequest, refusal: str) -> OrderState:
         """Orders we did not place hold the shares or would wash-trade: cancel them and send again,
         or (NOVALGO_CANCEL_OTHER_ORDERS=false) fail naming them."""
-        others = [o for o in self.broker.open_orders(request.symbol)
-                  if not (o.client_order_id or "").startswith(OUR_PREFIX)]
+        others = [o for o in self.broker.open_orders(request.symbol) if not self._ours(o)]
         if not others:
             if not _planned_again(alert):
                 raise PositionWasWrong(refusal)  # nothing else in the way: what we held was not so
             return rejected(request, refusal)
+        refused = self._release(alert, request, others, refusal)
+        if refused is not None:
+            return refused
+        try:
+            return self.broker.submit(request)
+        except OrderRejected as e:
+            names = "; ".join(o.description or o.broker_order_id for o in others)
+            return rejected(request, f"{e} (after cancelling {names})")
+
+    def _ours(self, order: OrderState) -> bool:
+        """Placed by NovAlgo: our prefix, or a bracket's exit the journal keeps."""
+        cid = order.client_order_id or ""
+        return cid.startswith(OUR_PREFIX) or (bool(cid) and self.journal.order(cid) is not None)
+
+    def _holding_the_shares(self, request: OrderRequest) -> list[OrderState]:
+        """Open orders we did not place on the close's side of the symbol: they hold the shares (a
+        long's sell stop) or the cover (a short's buy stop). From the stream when it is current."""
+        known = self.broker.open_orders_known(request.symbol)
+        # Unknown just after the stream (re)connects: sent as it is; a refusal still clears the way.
+        return [o for o in known or () if o.side == request.side and not self._ours(o)]
+
+    def _open_at_broker(self, symbol: str) -> list[OrderState]:
+        known = self.broker.open_orders_known(symbol)
+        return known if known is not None else self.broker.open_orders(symbol)
+
+    def _release(self, alert: dict[str, Any], request: OrderRequest, others: list[OrderState],
+                 refusal: str) -> OrderState | None:
+        """Cancel orders we did not place that stand in the request's way and wait until they are
+        gone; None when the request may go, else its refusal (they stay, or will not go)."""
         names = "; ".join(o.description or o.broker_order_id for o in others)
         if not self.cancel_other_orders:
             return rejected(request, f"{refusal} — blocked by open orders NovAlgo did not place: {names} "
-                                      "(NOVALGO_CANCEL_OTHER_ORDERS=false leaves them alone)")
+                                     "(NOVALGO_CANCEL_OTHER_ORDERS=false leaves them alone)")
         for other in others:
             self.broker.cancel_by_id(other.broker_order_id)
             self.journal.record_cancelled_other(alert["id"], other)
@@ -483,14 +538,11 @@ class Executor(ExitOrders):
                  request.symbol, names)
         ids = {o.broker_order_id for o in others}
         deadline = self.clock() + self.fill_wait
-        while any(o.broker_order_id in ids for o in self.broker.open_orders(request.symbol)):
+        while any(o.broker_order_id in ids for o in self._open_at_broker(request.symbol)):
             if self.clock() >= deadline:
                 return rejected(request, f"{refusal} — cancelled {names}, but the broker still shows it open")
-            self.sleep(POLL)
-        try:
-            return self.broker.submit(request)
-        except OrderRejected as e:
-            return rejected(request, f"{e} (after cancelling {names})")
+            self.sleep(CANCEL_POLL if self.stream_live() else POLL)
+        return None
 
     def _record(self, cid: str, state: OrderState) -> bool:
         """What the broker says of one of our orders, with what follows from it: a bracket's exits

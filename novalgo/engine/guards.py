@@ -27,9 +27,10 @@ from typing import Any, Callable
 from novalgo.broker.base import Account, Broker, Position
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigRow
-from novalgo.domain.decision import CLOSING, OPEN, OrderPlan
+from novalgo.domain.decision import CLOSING, OPEN, OrderPlan, unsized
 from novalgo.domain.guards import (AccountGuards, RowGuards, Session, day_start, exposure_refusal, hours_refusal,
                                    loss_tripped, positions_refusal, row_guards, stricter, trades_refusal, trading_day)
+from novalgo.domain.row_rules import DOLLARS
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.exchange_days import ExchangeDays
 from novalgo.engine.flatten import GUARD, journal_close
@@ -148,6 +149,9 @@ class Guards:
         values = [leg.notional if leg.notional is not None else
                   (leg.qty * (leg.limit_price or price) if leg.qty is not None and (leg.limit_price or price) else None)
                   for leg in opening]
+        # A flip's opening leg is sized once its close fills: a size in dollars is its value already.
+        values = [row.size.amount if v is None and unsized(leg.qty, leg.notional, leg.purpose)
+                  and row.size.kind == DOLLARS else v for v, leg in zip(values, opening)]
         est = None if any(v is None for v in values) else sum(values, Decimal(0))
         return self.check_entry(symbol, row, est, replaces_position=any(leg.purpose == CLOSING for leg in plan.legs))
 

@@ -29,7 +29,7 @@ from novalgo.domain.decision import OrderLeg
 from novalgo.domain.fifo import Fill
 from novalgo.domain.row_rules import Distance, parse_distance
 from novalgo.engine import outbox
-from novalgo.sqlite import ThreadConnections
+from novalgo.sqlite import BUSY_TIMEOUT_MS, ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -114,6 +114,27 @@ _DETAILS = ("order_type", "limit_price", "time_in_force", "extended_hours", "tak
             "trail_percent", "trail_price", "take_profit_from", "stop_loss_from", "stop_price", "oco")
 
 
+EAGER_TRY = 0.0005  # seconds between tries for the write lock on the request path
+EAGER_FOR = 30.0  # seconds before giving up, as the busy timeout would
+
+
+def _begin_eagerly(db: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, retried every half millisecond while another connection writes."""
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + EAGER_FOR
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(EAGER_TRY)
+    finally:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
 def client_order_id(alert_id: str, leg: int) -> str:
     """The broker-side idempotency key of one leg: the same alert and leg always give the same id."""
     return f"{OUR_PREFIX}{alert_id}-{leg}"
@@ -134,6 +155,10 @@ class Journal:
         pragmas = [f"synchronous={'FULL' if sync == 'full' else 'NORMAL'}"]
         if not checkpoints:
             pragmas.append("wal_autocheckpoint=0")
+        # The request path takes the write lock the moment the leader lets it go, instead of
+        # SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ms… between tries: a webhook's
+        # ack waiting behind the executor's bookkeeping waits for its commits, not for a backoff.
+        self._eager = not checkpoints
         self._connections = ThreadConnections(self.path, *pragmas)
         # The broker account trading now (set once known): orders journalled under another account
         # are history, not open orders of this one. Orders from before accounts were kept still count.
@@ -148,7 +173,10 @@ class Journal:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        if self._eager:
+            _begin_eagerly(db)
+        else:
+            db.execute("BEGIN IMMEDIATE")
         try:
             yield db
         except BaseException:

@@ -18,12 +18,18 @@ from novalgo.domain.alerts import Alert
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import Context, Holding, OrderPlan, Tradability, decide
 from novalgo.domain.row_rules import LIMIT, PERCENT
+from novalgo.domain.symbols import is_crypto
 from novalgo.errors import OrderRejected
 
 
-def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
-               our_open_orders: Iterable[dict[str, Any]]) -> tuple[Holding, OrderPlan]:
-    """What we hold and what the decision table would do about the alert now."""
+def plan_alert(alert: Alert, row: ConfigRow, broker: Broker, our_open_orders: Iterable[dict[str, Any]],
+               size_later: bool = False) -> tuple[Holding, OrderPlan]:
+    """What we hold and what the decision table would do about the alert now.
+
+    ``size_later``: a flip (a close, then the other side) plans the close now and leaves the opening
+    leg to be decided once the close has filled (the executor does): what only that leg needs (a
+    price the alert lacks, the equity for a percent size, whether the account may short) is read
+    then, so the close goes first and never waits on a read."""
     action, symbol, alert_price = alert.action, alert.symbol, alert.price
     # From the stream's fills when current: no read first. A close planned on a stale belief cannot
     # open the other side: it goes as a close (position_intent), which Alpaca refuses, and the
@@ -31,6 +37,7 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
     held = broker.position(symbol).qty
     pending = sum((_signed_open_qty(o, alert_price) for o in our_open_orders), ZERO)
     holding = Holding(held, pending)
+    opens_after_close = action != "close" and holding.exposure != 0 and (holding.exposure > 0) != (action == "buy")
     tradability = Tradability()
     price = alert_price
     rules = row.rules
@@ -40,6 +47,9 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
     # An Extended Hours row closes differently outside regular hours, unless it is crypto.
     closes_extended = rules.extended_hours and _sells_or_covers(action, holding.exposure)
     needs_price = False
+    # A market flip in regular hours: the opening leg is decided after the close (see above).
+    later = size_later and opens_after_close and rules.order_type != LIMIT and _regular_hours(
+        rules.extended_hours, is_crypto(symbol), broker)
     if action == "sell" or (action == "buy" and holding.exposure <= 0) or rules.direction != "both" \
             or closes_extended:
         try:
@@ -52,7 +62,7 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         if action == "sell" and not asset.crypto:
             if not can_short:
                 refusal = f"{symbol} is not shortable (or not easy to borrow) at the broker"
-            elif not broker.account().shorting_enabled:
+            elif not later and not broker.account().shorting_enabled:
                 can_short, refusal = False, "the account is not allowed to sell short"
         tradability = Tradability(asset.fractionable, can_short, refusal, crypto=asset.crypto)
         # A price sizes whole shares and places exits; a limit takes only the alert's (the
@@ -60,7 +70,8 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         needs_price = (action == "sell" and not asset.crypto) or not asset.fractionable or rules.has_exits \
             or alert.take_profit is not None or alert.stop_loss is not None
     regular = _regular_hours(rules.extended_hours, tradability.crypto, broker)
-    if price is None and needs_price and rules.order_type != LIMIT and regular:
+    later = later and regular
+    if price is None and needs_price and rules.order_type != LIMIT and regular and not later:
         price = broker.latest_price(symbol)
     close_reference = None
     if closes_extended and not regular and price is None:
@@ -69,8 +80,9 @@ def plan_alert(alert: Alert, row: ConfigRow, broker: Broker,
         close_reference = broker.latest_price(symbol)
     context = Context(
         regular_hours=regular, close_reference=close_reference,
-        equity=broker.account().equity if row.size.kind == PERCENT and action != "close" else None,
-        alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss)
+        equity=broker.account().equity if row.size.kind == PERCENT and action != "close" and not later else None,
+        alert_qty=alert.quantity, alert_take_profit=alert.take_profit, alert_stop_loss=alert.stop_loss,
+        size_opening_later=later)
     return holding, decide(action, row, holding, price, tradability, context)
 
 

@@ -28,6 +28,8 @@ SNAPSHOT_FILE = "config_snapshot.json"
 SETTINGS_SNAPSHOT_FILE = "settings_snapshot.json"  # the Settings tab as last read, for /health
 LEADER_FILE = "leader.lock"
 TRACK_EVERY = 2.0  # seconds between batched reads of orders still open at the broker
+ASSETS_EVERY = 5.0  # seconds between passes looking up the Config rows' assets ahead of their alerts
+ASSETS_PER_PASS = 10  # at most 120 asset reads a minute: most of Alpaca's 200 stays for trading while a new sheet warms
 # Activity appends share the sheet's write budget with status flushes: a batch every few
 # seconds locally, every 15 s on Google (4 writes a minute at most).
 ACTIVITY_EVERY = {"local": 2.0, "google": 15.0}
@@ -110,6 +112,14 @@ def build_services(settings: Settings, broker: Broker | None = None, sheet: Shee
                     outbox, guards, clock)
 
 
+def warm_assets(services: Services) -> int:
+    """The Config rows' assets, looked up ahead of their alerts (a few a pass, within Alpaca's budget)."""
+    warm = getattr(services.broker, "warm_assets", None)
+    if warm is None:
+        return 0
+    return warm([row.symbol for row in services.config.snapshot().active_rows()], ASSETS_PER_PASS)
+
+
 def leader_loops(services: Services) -> list[tuple[str, float, object]]:
     """(thread name, seconds between runs, callable): every timed loop the leader runs."""
     appender = ActivityAppender(services.work_journal, services.sheet, services.settings)
@@ -123,6 +133,7 @@ def leader_loops(services: Services) -> list[tuple[str, float, object]]:
         ("novalgo-activity", ACTIVITY_EVERY.get(services.sheet.kind, 15.0), appender.run_once),
         *services.outbox.loops(),  # one sender per notification channel
         ("novalgo-flatten", FLATTEN_EVERY, flatten.run_once),
+        ("novalgo-assets", ASSETS_EVERY, lambda: warm_assets(services)),
         # Also keeps the Settings tab's copy for /health fresh: a local file costs nothing to read.
         ("novalgo-guards", 2.0 if services.sheet.kind == "local" else WATCH_EVERY, services.guards.watch),
         # Commands from a phone (Telegram's poller, Slack's queued actions): none unless configured.

@@ -16,8 +16,9 @@ def rehearse(services, body: str) -> dict:
 
 
 def sent_orders(services, alert_id: str) -> list[dict]:
+    # A flip's opening leg is journalled unsized first, then decided once the close fills: never sent.
     return [{"purpose": o["purpose"], "side": o["side"], "qty": o["qty"], "notional": o["notional"]}
-            for o in services.journal.get(alert_id)["orders"]]
+            for o in services.journal.get(alert_id)["orders"] if o["qty"] or o["notional"]]
 
 
 def fills(services) -> int:

@@ -55,7 +55,11 @@ def test_a_fill_is_seen_from_the_stream_without_any_order_read(services, fake):
     assert send(services, "buy") == ["FILLED"]
     assert order_reads(fake) == 0
     assert services.broker.position("AAPL").qty > 0
-    # The tracker makes no order read while the stream is up (its reconcile is due once a minute).
+    # The tracker's first pass after the stream connected lists the account's open orders once (the
+    # trader's own hold shares a close needs); then no order read while the stream is up.
+    services.executor.track()
+    assert order_reads(fake) == 1
+    fake.calls.clear()
     services.executor.track()
     assert order_reads(fake) == 0
 
@@ -102,7 +106,7 @@ def test_after_a_reconnect_the_next_tracker_pass_reconciles_over_rest(services, 
     fake.stream.drop()  # alpaca-py reconnects; events in between are lost
     wait_for(lambda: fake.stream.connections >= 2 and services.updates.live, "the reconnect")
     services.executor.track()
-    assert order_reads(fake) == 1, "one list after the reconnect"
+    assert order_reads(fake) == 2, "one list of our orders and one of every open order after the reconnect"
     assert services.broker.position("AAPL").qty == Decimal(0), "still queued for the open"
 
 
@@ -171,4 +175,20 @@ def test_a_refusal_for_a_position_we_did_not_have_reads_it_again_and_decides_onc
     assert refused["state"] == "replanned" and "position intent mismatch" in refused["reason"]
     calls = [f"{m} {p}" for _, m, p in fake.request_log[since:]]
     assert calls.index("GET /v2/positions") > calls.index("POST /v2/orders")
+    assert services.broker.position("AAPL").qty == 0
+
+
+def test_the_traders_stop_told_by_the_stream_is_cancelled_before_the_close_with_no_read(services, fake):
+    assert send(services, "buy") == ["FILLED"]
+    services.executor.track()  # the pass after the connect: the account's open orders, listed once
+    wait_for(lambda: services.broker.position_is_current("AAPL"), "the stream to catch up with the fill")
+    shares = int(services.broker.position("AAPL").qty)
+    stop = fake.place_order(symbol="AAPL", side="sell", type="stop", stop_price="100", qty=str(shares),
+                            time_in_force="gtc", client_order_id="my-own-stop")
+    wait_for(lambda: any(o.broker_order_id == stop["id"] for o in services.broker.open_orders_known("AAPL") or ()),
+             "the stop's event")
+    since = len(fake.request_log)
+    assert send(services, "close") == ["WAITING"]
+    assert requests_before_the_post(fake, since) == [f"DELETE /v2/orders/{stop['id']}"], "no read: the stream told"
+    assert fake.orders_refused == [] and fake.orders[stop["id"]]["status"] == "canceled"
     assert services.broker.position("AAPL").qty == 0

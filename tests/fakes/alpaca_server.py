@@ -214,6 +214,7 @@ class FakeAlpaca:
         self.iex_only = True  # like a free data plan: recent SIP data is refused
         self.calls: Counter[tuple[str, str]] = Counter()
         self.request_log: list[tuple[float, str, str]] = []  # (time, method, path)
+        self.orders_refused: list[dict] = []  # the answer's body of every order POST Alpaca would refuse
         self.faults: list[Fault] = []
         self._stop = threading.Event()
         self._server = None
@@ -439,6 +440,8 @@ class FakeAlpaca:
 
         @app.errorhandler(AlpacaRefusal)
         def refused(e: AlpacaRefusal):
+            if request.method == "POST" and request.path == "/v2/orders":
+                fake.orders_refused.append(e.body)  # what a trader sees as a rejected order in their activity
             return _json(e.body, e.status)
 
         def route(rule: str, methods=("GET",)):
