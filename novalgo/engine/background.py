@@ -152,7 +152,6 @@ class Background:
         return due_in
 
     def _process(self, alert_id: str, symbol: str) -> None:
-        journal = self.services.work_journal
         try:
             self.services.executor.process(alert_id)
         except Exception as e:  # a bug must not stall the symbol: record it and retry, then give up

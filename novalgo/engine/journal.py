@@ -12,6 +12,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -688,6 +689,7 @@ class ReadOnlyJournal(Journal):
         self.path = Path(path)
         self.clock = SYSTEM_CLOCK  # reads only: nothing here stamps a time
         self.account = None
+        self._eager = False  # a write is refused by SQLite itself (mode=ro), not raced for
         self._connections = _ReadOnlyConnection(self.path)
 
 

@@ -21,7 +21,6 @@ import pytest
 from alpaca.trading.client import TradingClient
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from novalgo.domain.guards import AccountGuards
 from novalgo.engine.flatten import SCHEDULE, journal_close
 from tests.support.alerts import alert_body, run_queue
 from tests.support.alpaca import fake_alpaca_broker, follow_stream
