@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/novalgo serve
 
 test: $(STAMP)
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest
 
 # The time-sensitive tests after the close, on a weekend, on an early close and now (CI runs it too).
