@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from novalgo.clock import SYSTEM_CLOCK, Clock
-from novalgo.errors import NovalgoError, SettingsError
-from novalgo.settings import Settings, apply_env_file
-
-from analytics import exports, report as reports, sources
+from analytics import exports, sources
+from analytics import report as reports
 from analytics.config import AnalyticsSettings, parse_period_text
 from analytics.progress import Progress
 from analytics.sources import Snapshot, SourceError
+from novalgo.clock import SYSTEM_CLOCK, Clock
+from novalgo.errors import NovalgoError, SettingsError
+from novalgo.settings import Settings, apply_env_file
 
 MARKET_ZONE = ZoneInfo("America/New_York")  # "today" for the daily-loss check is the market's day
 EXIT_DATA = 3

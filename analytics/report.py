@@ -11,11 +11,10 @@ from decimal import Decimal
 
 import pandas as pd
 
-from novalgo.broker.base import Position
-from novalgo.domain.fifo import SymbolPnl, match_fifo, total
-
 from analytics import fmt, metrics
 from analytics.sources import Snapshot
+from novalgo.broker.base import Position
+from novalgo.domain.fifo import SymbolPnl, match_fifo, total
 
 ZERO = Decimal(0)
 

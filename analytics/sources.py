@@ -11,9 +11,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from novalgo.broker.base import Account, Fill, Position
-
 from analytics.progress import Progress
+from novalgo.broker.base import Account, Fill, Position
 
 # FIFO needs the buys behind a sell, so fills are read further back than the report period;
 # only trades closed inside the period are reported.

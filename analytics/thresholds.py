@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from novalgo.broker.base import Position
-
 from analytics import fmt
 from analytics.config import Thresholds
 from analytics.journal_view import JournalView
+from novalgo.broker.base import Position
 
 HUNDRED = Decimal(100)
 

@@ -95,9 +95,9 @@ def where_time_goes(path: Path, runs: int) -> list[tuple[str, float]]:
     """Medians of the stages of one pnl run, in this process; start-up measured as processes."""
     import gc
 
-    from novalgo.domain.fifo_fast import match_fifo_columns
     from novalgo.cli.pnl import as_json
     from novalgo.cli.pnl_columns import read_fill_columns
+    from novalgo.domain.fifo_fast import match_fifo_columns
 
     def stages() -> tuple[float, float, float]:
         gc.disable()  # as the command does

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from novalgo.domain import statuses  # noqa: E402
-from tests.fakes.alpaca_server import Fault, FakeAlpaca  # noqa: E402
+from tests.fakes.alpaca_server import FakeAlpaca, Fault  # noqa: E402
 from tests.support.running_service import RunningService, write_local_config, write_service_account  # noqa: E402
 
 SECRET = "bench-resilience-secret"
@@ -229,6 +229,7 @@ def expected_statuses(service: RunningService) -> dict[str, str]:
 
 def bench_sheets_storm(args) -> bool:
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     from tests.fakes.sheets_server import SheetsFake
 
     symbols = [f"S{i:02d}" for i in range(10)]

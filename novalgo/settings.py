@@ -18,8 +18,15 @@ from typing import Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from novalgo.clock import Clock, clock_starting_at, parse_instant
-from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, TRADING,
-                                   AccountGuards, account_guards)
+from novalgo.domain.guards import (
+    FLATTEN_ON_MAX_LOSS,
+    MAX_DAILY_LOSS,
+    MAX_EXPOSURE,
+    MAX_OPEN_POSITIONS,
+    TRADING,
+    AccountGuards,
+    account_guards,
+)
 from novalgo.errors import SettingsError
 
 # TradingView sends webhooks only from these addresses (its own documentation).

@@ -8,7 +8,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another connection's lock
 
 

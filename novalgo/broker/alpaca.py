@@ -17,32 +17,59 @@ from typing import Any, Callable, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
 from alpaca.data.requests import CryptoLatestTradeRequest, StockBarsRequest, StockLatestTradeRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
-from alpaca.common.enums import Sort
 from alpaca.trading.enums import AssetClass, OrderClass, OrderSide, PositionIntent, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import (GetCalendarRequest, GetOrdersRequest, GetPortfolioHistoryRequest, LimitOrderRequest, MarketOrderRequest,
-                                     OrderRequest as AlpacaOrderRequest, ReplaceOrderRequest, StopLossRequest, StopOrderRequest,
-                                     TakeProfitRequest, TrailingStopOrderRequest)
+from alpaca.trading.requests import (
+    GetCalendarRequest,
+    GetOrdersRequest,
+    GetPortfolioHistoryRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
+from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 
 from novalgo.broker.alpaca_activities import fill_from_activity
 from novalgo.broker.alpaca_errors import blocked_by_open_orders, is_duplicate_client_id, read_error, rejection_reason
 from novalgo.broker.alpaca_margin import shorting_sentences
 from novalgo.broker.base import (
-    CANCELED, EXPIRED, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, ZERO,
-    Account, AssetInfo, Fill, OrderRequest, OrderState, Position,
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    PARTIALLY_FILLED,
+    PENDING,
+    REJECTED,
+    ZERO,
+    Account,
+    AssetInfo,
+    Fill,
+    OrderRequest,
+    OrderState,
+    Position,
 )
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.clock import SYSTEM_CLOCK, Clock
 from novalgo.domain.symbols import is_crypto, normalize_symbol
-from novalgo.errors import (AmbiguousOrderError, BlockedByOpenOrders, CredentialsRejected, NotPlaced, OrderRejected,
-                            RetryableError)
+from novalgo.errors import (
+    AmbiguousOrderError,
+    BlockedByOpenOrders,
+    CredentialsRejected,
+    NotPlaced,
+    OrderRejected,
+    RetryableError,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 CENT = Decimal("0.01")

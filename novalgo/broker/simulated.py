@@ -34,16 +34,29 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, time as dtime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
+from zoneinfo import ZoneInfo
 
 from novalgo.broker import simulated_exits as exits
 from novalgo.broker.base import (
-    CANCELED, CRYPTO, FILLED, PARTIALLY_FILLED, PENDING, REJECTED, TRAILING_STOP, ZERO, Account, AssetInfo, Fill,
-    OrderRequest, OrderState, Position,
+    CANCELED,
+    CRYPTO,
+    FILLED,
+    PARTIALLY_FILLED,
+    PENDING,
+    REJECTED,
+    TRAILING_STOP,
+    ZERO,
+    Account,
+    AssetInfo,
+    Fill,
+    OrderRequest,
+    OrderState,
+    Position,
 )
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.guards import trading_day

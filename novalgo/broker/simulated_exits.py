@@ -20,7 +20,13 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Mapping
 
 from novalgo.broker.base import (
-    CRYPTO, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, AssetInfo, OrderRequest, OrderState,
+    CRYPTO,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TRAILING_STOP,
+    AssetInfo,
+    OrderRequest,
+    OrderState,
 )
 from novalgo.domain.money import plain
 from novalgo.errors import OrderRejected

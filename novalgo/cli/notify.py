@@ -23,9 +23,8 @@ def notify() -> None:
 @notify.command("test")
 def send_test() -> None:
     """Send one test message to every configured channel; exit 1 if any failed."""
-    from novalgo.channels import ChannelError
+    from novalgo.channels import ChannelError, configured_channels
     from novalgo.domain.notify_messages import scrub
-    from novalgo.channels import configured_channels
     from novalgo.settings import secret_values
 
     settings = load_settings()

@@ -127,8 +127,8 @@ def fast_report(path: Path):
     """The same figures from pandas-read integer columns, or None when only the exact path can
     be trusted with this file (a bad line, too many digits, overflow): then nothing was decided."""
     # Imported here: pandas and numpy load for this command only, not for every novalgo command.
-    from novalgo.domain.fifo_fast import match_fifo_columns
     from novalgo.cli.pnl_columns import read_fill_columns
+    from novalgo.domain.fifo_fast import match_fifo_columns
 
     columns = read_fill_columns(path)
     return None if columns is None else match_fifo_columns(columns)

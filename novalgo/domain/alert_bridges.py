@@ -12,8 +12,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from novalgo.domain.alert_json import ACTION_KEYS, read_fields, says_position_after
-from novalgo.domain.alert_parts import (ACTION_WORDS, BUY, CLOSE, PERCENT, PRICE, SELL, Draft, absent, action_word,
-                                        exit_target, number, unrendered)
+from novalgo.domain.alert_parts import (
+    ACTION_WORDS,
+    BUY,
+    CLOSE,
+    PERCENT,
+    PRICE,
+    SELL,
+    Draft,
+    absent,
+    action_word,
+    exit_target,
+    number,
+    unrendered,
+)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,19 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from novalgo.domain.alert_parts import (AMOUNT, BUY, CLOSE, PERCENT, PRICE, SELL, Draft, absent, action_word,
-                                        exit_target, refuse_unrendered)
+from novalgo.domain.alert_parts import (
+    AMOUNT,
+    BUY,
+    CLOSE,
+    PERCENT,
+    PRICE,
+    SELL,
+    Draft,
+    absent,
+    action_word,
+    exit_target,
+    refuse_unrendered,
+)
 from novalgo.domain.alert_text import find_action
 from novalgo.errors import AlertError
 

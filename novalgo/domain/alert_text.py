@@ -19,8 +19,19 @@ import hmac
 import re
 from typing import Iterable, Iterator
 
-from novalgo.domain.alert_parts import (BUY, CLOSE, PIPS, PERCENT, PRICE, SELL, ACTION_WORDS, Draft, action_word,
-                                        exit_target, number)
+from novalgo.domain.alert_parts import (
+    ACTION_WORDS,
+    BUY,
+    CLOSE,
+    PERCENT,
+    PIPS,
+    PRICE,
+    SELL,
+    Draft,
+    action_word,
+    exit_target,
+    number,
+)
 from novalgo.errors import AlertError
 
 # A secret ends at white space, or at ";" in KEY=VALUE; texts.

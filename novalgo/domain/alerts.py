@@ -15,8 +15,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
-from novalgo.domain.alert_parts import (AMOUNT, BUY, CLOSE, MAX_PRICE, PERCENT, PIPS, PRICE, SELL, Draft,
-                                        ExitTarget, absent, number, refuse_unrendered)
+from novalgo.domain.alert_parts import (
+    AMOUNT,
+    BUY,
+    CLOSE,
+    MAX_PRICE,
+    PERCENT,
+    PIPS,
+    PRICE,
+    SELL,
+    Draft,
+    ExitTarget,
+    absent,
+    number,
+    refuse_unrendered,
+)
 from novalgo.domain.alert_readers import READER_NAMES, read_json, read_text
 from novalgo.domain.alert_text import TEXT_SECRET, pineconnector_license
 from novalgo.domain.symbols import normalize_symbol

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 from novalgo.domain.money import parse_dollars
 from novalgo.domain.row_rules import DOLLARS, TRADE_COLUMNS, Size, TradeRules, parse_rules, parse_size
 from novalgo.domain.symbols import normalize_symbol
-from novalgo.domain.timeframes import interval_minutes, interval_label
+from novalgo.domain.timeframes import interval_label, interval_minutes
 
 SYMBOL, SIZE, ACTIVE, TIMEFRAME, STATUS, UPDATED = (
     "symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated")

@@ -28,8 +28,18 @@ from novalgo.domain.alert_parts import PERCENT, PIPS, PRICE, ExitTarget
 from novalgo.domain.alerts import BUY, CLOSE, SELL
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.money import plain
-from novalgo.domain.row_rules import (ALERT, LIMIT, LONG_ONLY, PERCENT as SIZE_PERCENT, SHARES, SHORT_ONLY, Distance,
-                                      broker_price, exit_price, limit_price)
+from novalgo.domain.row_rules import (
+    ALERT,
+    LIMIT,
+    LONG_ONLY,
+    SHARES,
+    SHORT_ONLY,
+    Distance,
+    broker_price,
+    exit_price,
+    limit_price,
+)
+from novalgo.domain.row_rules import PERCENT as SIZE_PERCENT
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")

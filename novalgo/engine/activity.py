@@ -17,6 +17,7 @@ from novalgo.engine.journal import Journal
 from novalgo.settings import Settings
 from novalgo.sheet.base import SheetBackend
 from novalgo.sheet.layout import sheet_time
+
 PRICE_STEP = Decimal("0.0001")
 
 

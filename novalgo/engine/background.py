@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from novalgo.domain import statuses
 from novalgo.engine.leader import LeaderLock

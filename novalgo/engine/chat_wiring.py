@@ -10,7 +10,7 @@ from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigSnapshot
 from novalgo.domain.guards import AccountGuards
 from novalgo.domain.notify_messages import TRADES
-from novalgo.engine.commands import (ActionQueue, Desk, LeaderPositions, Readings, Switchboard, stored_positions)
+from novalgo.engine.commands import ActionQueue, Desk, LeaderPositions, Readings, Switchboard, stored_positions
 from novalgo.engine.fill_history import FillHistory
 
 log = logging.getLogger(__name__)

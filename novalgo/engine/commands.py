@@ -25,19 +25,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from novalgo.clock import SYSTEM_CLOCK
 from novalgo.broker.base import Position
+from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain import chat
 from novalgo.domain.chat import Command
 from novalgo.domain.config_rows import ConfigRow, ConfigSnapshot
 from novalgo.domain.fifo import match_fifo
 from novalgo.domain.guards import AccountGuards
 from novalgo.domain.money import plain
+from novalgo.domain.notify_messages import scrub
 from novalgo.engine.flatten import journal_close
 from novalgo.engine.guards import pause_reasons
 from novalgo.engine.journal import Journal
 from novalgo.errors import NovalgoError
-from novalgo.domain.notify_messages import scrub
 from novalgo.settings import Settings, secret_values
 from novalgo.sqlite import ThreadConnections
 

@@ -20,12 +20,23 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
 
-from novalgo.broker.base import (CANCELED, EXPIRED, FILLED, ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, Broker,
-                                 OrderRequest, OrderState)
+from novalgo.broker.base import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    ORDER_FINAL,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TRAILING_STOP,
+    Broker,
+    OrderRequest,
+    OrderState,
+)
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain import statuses
 from novalgo.domain.config_rows import ConfigRow
@@ -33,10 +44,24 @@ from novalgo.domain.decision import OrderPlan, unsized
 from novalgo.domain.guards import EASTERN
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
-from novalgo.engine.journal import (CANCELLED_OTHER, ENDED_SHORT, EXIT_PURPOSES, OPEN_AT_BROKER, OUR_PREFIX, PLANNED,
-                                    REPLANNED, SENDING, SUPERSEDED, UNKNOWN, UNKNOWN_REASON, VOID, Journal, alert_of,
-                                    order_details)
 from novalgo.engine.exits import ExitOrders
+from novalgo.engine.journal import (
+    CANCELLED_OTHER,
+    ENDED_SHORT,
+    EXIT_PURPOSES,
+    OPEN_AT_BROKER,
+    OUR_PREFIX,
+    PLANNED,
+    REPLANNED,
+    SENDING,
+    SUPERSEDED,
+    UNKNOWN,
+    UNKNOWN_REASON,
+    VOID,
+    Journal,
+    alert_of,
+    order_details,
+)
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
 from novalgo.engine.outages import ALPACA, source_of
 from novalgo.engine.planning import plan_alert

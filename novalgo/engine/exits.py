@@ -21,8 +21,8 @@ from novalgo.domain.money import plain
 from novalgo.domain.protection import Protection, protective_legs
 from novalgo.domain.row_rules import exit_price
 from novalgo.engine.journal import OPEN_AT_BROKER, REPLANNED, SENDING, SUPERSEDED, VOID, order_details
-from novalgo.errors import OrderRejected, RetryableError
 from novalgo.engine.order_requests import PositionWasWrong, order_request, rejected
+from novalgo.errors import OrderRejected, RetryableError
 
 log = logging.getLogger(__name__)
 EXITS_CANCELLED = "exits-cancelled:"  # meta key + alert id: the exit orders an alert cancelled to trade

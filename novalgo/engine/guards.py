@@ -28,8 +28,20 @@ from novalgo.broker.base import Account, Broker, Position
 from novalgo.clock import SYSTEM_CLOCK
 from novalgo.domain.config_rows import ConfigRow
 from novalgo.domain.decision import CLOSING, OPEN, OrderPlan, unsized
-from novalgo.domain.guards import (AccountGuards, RowGuards, Session, day_start, exposure_refusal, hours_refusal,
-                                   loss_tripped, positions_refusal, row_guards, stricter, trades_refusal, trading_day)
+from novalgo.domain.guards import (
+    AccountGuards,
+    RowGuards,
+    Session,
+    day_start,
+    exposure_refusal,
+    hours_refusal,
+    loss_tripped,
+    positions_refusal,
+    row_guards,
+    stricter,
+    trades_refusal,
+    trading_day,
+)
 from novalgo.domain.row_rules import DOLLARS
 from novalgo.domain.symbols import is_crypto
 from novalgo.engine.exchange_days import ExchangeDays

@@ -22,12 +22,12 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from novalgo.broker.base import ORDER_FINAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP
 from novalgo.clock import SYSTEM_CLOCK
-from novalgo.domain.money import plain
 from novalgo.domain import statuses
 from novalgo.domain.alert_parts import ExitTarget
 from novalgo.domain.alerts import Alert
 from novalgo.domain.decision import OrderLeg
 from novalgo.domain.fifo import Fill
+from novalgo.domain.money import plain
 from novalgo.domain.row_rules import Distance, parse_distance
 from novalgo.engine import outbox
 from novalgo.sqlite import BUSY_TIMEOUT_MS, ThreadConnections

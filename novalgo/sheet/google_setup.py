@@ -12,11 +12,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from novalgo.domain.config_rows import ACTIVE, CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, TIMEFRAME, UPDATED, header_index
+from novalgo.domain.config_rows import (
+    ACTIVE,
+    CONFIG_HEADERS,
+    OPTIONAL_HEADERS,
+    STATUS,
+    TIMEFRAME,
+    UPDATED,
+    header_index,
+)
 from novalgo.domain.guards import FLATTEN_ON_MAX_LOSS, TRADING
 from novalgo.sheet.google import GoogleSheetBackend, quoted
-from novalgo.sheet.layout import (ACTIVITY_HEADERS, CHECKBOX as TICK, DROPDOWN, OPTIONAL_COLUMNS, PERFORMANCE_HEADERS,
-                                  PROTECTION_NOTE, SETTINGS_HEADERS, SETTINGS_ROWS, STATUS_COLOURS, TIMEFRAME_CHOICES)
+from novalgo.sheet.layout import (
+    ACTIVITY_HEADERS,
+    DROPDOWN,
+    OPTIONAL_COLUMNS,
+    PERFORMANCE_HEADERS,
+    PROTECTION_NOTE,
+    SETTINGS_HEADERS,
+    SETTINGS_ROWS,
+    STATUS_COLOURS,
+    TIMEFRAME_CHOICES,
+)
+from novalgo.sheet.layout import CHECKBOX as TICK
 
 CHECKBOX = {"type": "BOOLEAN"}
 TIMEFRAME_LIST = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in TIMEFRAME_CHOICES]}

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from novalgo.domain import statuses
 from novalgo.domain import config_rows as cols
 from novalgo.domain import row_rules as rules
+from novalgo.domain import statuses
 from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
-from novalgo.domain.guards import (FLATTEN_ON_MAX_LOSS, MAX_DAILY_LOSS, MAX_EXPOSURE, MAX_OPEN_POSITIONS, SETTING,
-                                   TRADING, VALUE)
+from novalgo.domain.guards import (
+    FLATTEN_ON_MAX_LOSS,
+    MAX_DAILY_LOSS,
+    MAX_EXPOSURE,
+    MAX_OPEN_POSITIONS,
+    SETTING,
+    TRADING,
+    VALUE,
+)
 
 # Every time NovAlgo writes into the sheet (Last Updated, Activity, Performance) reads alike.
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S %Z"

@@ -15,7 +15,15 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from novalgo.domain.config_rows import CONFIG_HEADERS, OPTIONAL_HEADERS, STATUS, UPDATED, RowKey, header_index, status_cells
+from novalgo.domain.config_rows import (
+    CONFIG_HEADERS,
+    OPTIONAL_HEADERS,
+    STATUS,
+    UPDATED,
+    RowKey,
+    header_index,
+    status_cells,
+)
 from novalgo.errors import SheetUnavailable
 from novalgo.sheet.base import StatusUpdate
 from novalgo.sheet.layout import ACTIVITY_HEADERS, SETTINGS_HEADERS, SETTINGS_ROWS

@@ -10,8 +10,8 @@ from flask import Blueprint, current_app, jsonify, request
 from novalgo import __version__
 from novalgo.domain.money import json_number, plain
 from novalgo.engine.flatten import SOURCES
-from novalgo.engine.journal import EXIT_SOURCE
 from novalgo.engine.guards import pause_reasons
+from novalgo.engine.journal import EXIT_SOURCE
 from novalgo.engine.services import SETTINGS_SNAPSHOT_FILE, SNAPSHOT_FILE
 from novalgo.errors import NovalgoError
 from novalgo.sheet.cache import saved_snapshot

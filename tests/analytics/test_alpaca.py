@@ -18,7 +18,6 @@ from tests.support.analytics import run
 from tests.support.clock import pinned_start
 
 
-
 @pytest.fixture
 def alpaca():
     with FakeAlpaca() as server:

@@ -12,7 +12,6 @@ from tests.fakes.twilio_server import FakeTwilio
 from tests.support.analytics import market_files, offline_args, run
 
 
-
 @pytest.fixture
 def smtp(tmp_path):
     with FakeSMTP(tmp_path / "tls") as server:

@@ -24,7 +24,6 @@ from novalgo.settings import Settings
 from tests.support.analytics import market_files, offline_args, run
 from tests.support.clock import pinned_start
 
-
 STAMPED = re.compile(r"^(positions|trades|account)_\d{8}_\d{6}\.csv$")
 
 

@@ -21,7 +21,6 @@ from tests.fakes.twilio_server import FakeTwilio
 from tests.support.analytics import run
 from tests.support.clock import pinned_start, ticking_clock
 
-
 D = Decimal
 NOW = datetime(2025, 6, 3, 15, 0, tzinfo=timezone.utc)
 

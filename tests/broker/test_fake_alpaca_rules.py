@@ -12,8 +12,13 @@ import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, PositionIntent, TimeInForce
-from alpaca.trading.requests import (LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest, StopOrderRequest,
-                                     TrailingStopOrderRequest)
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopOrderRequest,
+    TrailingStopOrderRequest,
+)
 
 from tests.fakes.alpaca_rules import AlpacaRefusal
 from tests.fakes.alpaca_server import FakeAlpaca

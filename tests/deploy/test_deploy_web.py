@@ -71,8 +71,8 @@ def test_gunicorn_logs_keep_every_secret_out(echo_gunicorn):
 
 def test_gunicorn_never_logs_credential_headers_even_if_asked(tmp_path):
     """An owner adding %({authorization}i)s to the format still gets no token in the log."""
-    from types import SimpleNamespace
     from datetime import timedelta
+    from types import SimpleNamespace
 
     from gunicorn.config import Config
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.gunicorn import wait_for
 from tests.support.install import install, tree
 from tests.support.nginx import nginx_binary, nginx_check, request, running_nginx, scratch_nginx
-from tests.support.gunicorn import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_DIR = REPO / "deploy" / "nginx"

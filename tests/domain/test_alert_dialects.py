@@ -11,8 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from novalgo.domain.alerts import (BUY, CLOSE, PERCENT, PRICE, SELL, Alert, ExitTarget, parse_alert,
-                                   read_delivery)
+from novalgo.domain.alerts import BUY, CLOSE, PERCENT, PRICE, SELL, Alert, ExitTarget, parse_alert, read_delivery
 from novalgo.errors import AlertError
 
 SECRET = "made-up-Secret_42"

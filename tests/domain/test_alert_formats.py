@@ -12,8 +12,19 @@ from decimal import Decimal as D
 
 import pytest
 
-from novalgo.domain.alerts import (AMOUNT, BUY, CLOSE, PERCENT, PIPS, PRICE, SELL, Alert, ExitTarget, parse_alert,
-                                   read_delivery)
+from novalgo.domain.alerts import (
+    AMOUNT,
+    BUY,
+    CLOSE,
+    PERCENT,
+    PIPS,
+    PRICE,
+    SELL,
+    Alert,
+    ExitTarget,
+    parse_alert,
+    read_delivery,
+)
 from novalgo.errors import AlertError
 
 

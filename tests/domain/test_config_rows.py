@@ -7,7 +7,12 @@ from decimal import Decimal as D
 import pytest
 
 from novalgo.domain.config_rows import (
-    CONFIG_HEADERS, match_row, parse_bool, parse_config, parse_money, status_cells,
+    CONFIG_HEADERS,
+    match_row,
+    parse_bool,
+    parse_config,
+    parse_money,
+    status_cells,
 )
 
 HEADER = list(CONFIG_HEADERS)  # symbol, position_size, active, Time Frame, Order Status, Last Updated

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from novalgo.cli import main
-from novalgo.domain import fifo_fast
-from novalgo.domain.fifo import match_fifo_rows, total
 from novalgo.cli.pnl import as_json, as_table, fast_report, read_fills
 from novalgo.cli.pnl_columns import utc_microseconds
+from novalgo.domain import fifo_fast
+from novalgo.domain.fifo import match_fifo_rows, total
 
 HEADER = "time,symbol,side,qty,price,order_id"
 T0 = "2025-03-03T14:"

@@ -10,10 +10,26 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
-from novalgo.domain.guards import (AccountGuards, LossLimit, Session, account_guards, effective_flatten,
-                                   exposure_refusal, flatten_due, hours_refusal, loss_tripped, parse_flatten_at,
-                                   parse_settings_tab, parse_trading_hours, positions_refusal, row_guards, stricter,
-                                   trades_refusal, trading_day, weekday_session)
+from novalgo.domain.guards import (
+    AccountGuards,
+    LossLimit,
+    Session,
+    account_guards,
+    effective_flatten,
+    exposure_refusal,
+    flatten_due,
+    hours_refusal,
+    loss_tripped,
+    parse_flatten_at,
+    parse_settings_tab,
+    parse_trading_hours,
+    positions_refusal,
+    row_guards,
+    stricter,
+    trades_refusal,
+    trading_day,
+    weekday_session,
+)
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

@@ -7,8 +7,19 @@ from decimal import Decimal as D
 import pytest
 
 from novalgo.domain.config_rows import parse_config
-from novalgo.domain.row_rules import (ALERT, DOLLARS, LONG_ONLY, PERCENT, SHARES, Distance, TradeRules, exit_price,
-                                      limit_price, parse_rules, parse_size)
+from novalgo.domain.row_rules import (
+    ALERT,
+    DOLLARS,
+    LONG_ONLY,
+    PERCENT,
+    SHARES,
+    Distance,
+    TradeRules,
+    exit_price,
+    limit_price,
+    parse_rules,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize("text, kind, amount", [

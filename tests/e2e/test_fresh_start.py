@@ -14,8 +14,8 @@ import sqlite3
 import pytest
 
 from novalgo.broker.simulated import SimulatedBroker
-from novalgo.engine.services import JOURNAL_FILE
 from novalgo.engine.journal import Journal
+from novalgo.engine.services import JOURNAL_FILE
 from tests.support.running_service import RunningService
 
 PROCESSES = 4

@@ -19,9 +19,9 @@ from novalgo.domain.alerts import parse_alert, read_delivery
 from novalgo.engine.journal import Journal
 from novalgo.engine.services import JOURNAL_FILE
 from novalgo.engine.wakeup import WAKE_FILE
+from tests.support.clock import ticking_clock
 from tests.support.gunicorn import wait_for
 from tests.support.running_service import RunningService, write_local_config
-from tests.support.clock import ticking_clock
 
 SECRET = "e2e-secret"
 SYMBOLS = [f"W{i:02d}" for i in range(6)]

@@ -15,8 +15,8 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import ReplaceOrderRequest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
+from tests.support.alpaca import fake_alpaca_broker
 
 ROWS = [("AAPL", "15000", "TRUE", "15 Min"), ("BTCUSD", "6000", "TRUE", "15 Min")]
 

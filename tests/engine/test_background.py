@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from novalgo.engine.background import MAX_ATTEMPTS, Background
 from novalgo.broker.simulated import SimulatedBroker
 from novalgo.domain.alerts import parse_alert, read_delivery
+from novalgo.engine.background import MAX_ATTEMPTS, Background
 from novalgo.engine.services import build_services
 from tests.support.alerts import alert_body
 

@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.support.alpaca import fake_alpaca_broker, follow_stream
 from tests.support.alerts import alert_body, run_queue
+from tests.support.alpaca import fake_alpaca_broker, follow_stream
 from tests.support.gunicorn import wait_for
 
 pytestmark = pytest.mark.timeout(90)

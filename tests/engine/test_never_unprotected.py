@@ -17,7 +17,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from alpaca.trading.client import TradingClient
 
 from novalgo.domain.alerts import parse_alert, read_delivery

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalgo.engine.performance import PerformanceUpdater
-from novalgo.sheet.layout import BREAKDOWN_HEADERS, PERFORMANCE_HEADERS
 from novalgo.settings import Settings
 from novalgo.sheet import google_http
 from novalgo.sheet.google import GoogleSheetBackend
 from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy
-from tests.support.alerts import SECRET, alert_body, journal_alert, run_queue
-from tests.support.running_service import write_service_account
+from novalgo.sheet.layout import BREAKDOWN_HEADERS, PERFORMANCE_HEADERS
 from tests.fakes.sheets_server import SheetsFake
+from tests.support.alerts import SECRET, alert_body, journal_alert, run_queue
 from tests.support.clock import pinned_start
+from tests.support.running_service import write_service_account
 
 SHEET = "1PerformanceSheetForTests"
 EMAIL = "novalgo-bot@example-project.iam.gserviceaccount.com"

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from novalgo.domain.alerts import parse_alert, read_delivery
-from tests.support.alpaca import fake_alpaca_broker
 from tests.support.alerts import alert_body, run_queue
+from tests.support.alpaca import fake_alpaca_broker
 from tests.support.gunicorn import wait_for
 
 pytestmark = pytest.mark.timeout(90)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify, request
 
 from tests.fakes.discord_server import Troubled
-from tests.support.clock import ticking_clock
 from tests.fakes.slack_server import ServedApp
+from tests.support.clock import ticking_clock
 
 TEXT_LIMIT = 4096
 

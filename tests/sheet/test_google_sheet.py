@@ -21,8 +21,8 @@ from novalgo.sheet.google import GoogleSheetBackend
 from novalgo.sheet.google_http import QuotaLimiter, RetryPolicy
 from novalgo.sheet.layout import TIMEFRAME_CHOICES
 from novalgo.sheet.status_writer import StatusWriter
-from tests.support.running_service import write_service_account
 from tests.fakes.sheets_server import GOOGLE_TOKEN_AUDIENCE, SheetsFake
+from tests.support.running_service import write_service_account
 
 SHEET = "1SheetIdForTests"
 EMAIL = "novalgo-bot@example-project.iam.gserviceaccount.com"

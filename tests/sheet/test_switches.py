@@ -13,8 +13,16 @@ from novalgo.sheet.google import GoogleSheetBackend
 from novalgo.sheet.google_http import QuotaLimiter
 from novalgo.sheet.local import LocalSheetBackend
 from novalgo.sheet.switches import set_active, set_trading
-from tests.sheet.test_google_sheet import (QUICK, SHEET, book, credentials, fake, fresh_process_budget,  # noqa: F401
-                                           key_pair, settings)
+from tests.sheet.test_google_sheet import (  # noqa: F401
+    QUICK,
+    SHEET,
+    book,
+    credentials,
+    fake,
+    fresh_process_budget,
+    key_pair,
+    settings,
+)
 
 
 def test_local_trading_off_then_on_and_the_tab_reads_it(tmp_path):

@@ -12,13 +12,14 @@ import sqlite3
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 
 from novalgo.engine.journal import client_order_id
 from novalgo.settings import Settings
 from tests.support.alerts import SECRET, run_queue
-from tests.support.fuzz_bodies import FuzzRequest, requests_
 from tests.support.clock import pinned_start
+from tests.support.fuzz_bodies import FuzzRequest, requests_
 
 EXAMPLES = 400
 
