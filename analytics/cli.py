@@ -15,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -25,10 +24,10 @@ from analytics.config import AnalyticsSettings, parse_period_text
 from analytics.progress import Progress
 from analytics.sources import Snapshot, SourceError
 from novalgo.clock import SYSTEM_CLOCK, Clock
+from novalgo.domain.guards import EASTERN  # "today" for the daily-loss check is the market's day
 from novalgo.errors import NovalgoError, SettingsError
 from novalgo.settings import Settings, apply_env_file
 
-MARKET_ZONE = ZoneInfo("America/New_York")  # "today" for the daily-loss check is the market's day
 EXIT_DATA = 3
 
 
@@ -223,7 +222,7 @@ def alerts(run: Run) -> None:
     since = now - timedelta(minutes=t.failed_window_minutes)
     view = journal_view.read(run.config.journal_file, since)
     if snap.account is not None:
-        equity_now, today = snap.account.equity, now.astimezone(MARKET_ZONE).date()
+        equity_now, today = snap.account.equity, now.astimezone(EASTERN).date()
     elif snap.equity:  # offline: the last point of the file is "now"
         (today, equity_now) = snap.equity[-1]
     else:

@@ -15,8 +15,7 @@ from analytics import fmt, metrics
 from analytics.sources import Snapshot
 from novalgo.broker.base import Position
 from novalgo.domain.fifo import SymbolPnl, match_fifo, total
-
-ZERO = Decimal(0)
+from novalgo.domain.money import ZERO
 
 
 @dataclass

@@ -19,8 +19,7 @@ from analytics import fmt
 from analytics.config import Thresholds
 from analytics.journal_view import JournalView
 from novalgo.broker.base import Position
-
-HUNDRED = Decimal(100)
+from novalgo.domain.money import HUNDRED
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable, Sequence, TypeVar
-from zoneinfo import ZoneInfo
 
 import requests
 from alpaca.common.enums import Sort
@@ -61,6 +60,8 @@ from novalgo.broker.base import (
 from novalgo.broker.shared_call import FreshCall, SharedCall
 from novalgo.broker.throttle import DEFAULT_TIMEOUT, PROCESS_BUDGET, BudgetedSession, RequestBudget
 from novalgo.clock import SYSTEM_CLOCK, Clock
+from novalgo.domain.guards import EASTERN
+from novalgo.domain.money import CENT, QTY_STEP
 from novalgo.domain.symbols import is_crypto, normalize_symbol
 from novalgo.errors import (
     AmbiguousOrderError,
@@ -71,9 +72,6 @@ from novalgo.errors import (
     RetryableError,
 )
 
-NEW_YORK = ZoneInfo("America/New_York")
-CENT = Decimal("0.01")
-QTY_STEP = Decimal("0.000000001")  # Alpaca accepts 9 decimal places
 ACTIVITY_PAGE = 100
 ORDER_PAGE = 500
 CALENDAR_SPAN = 31  # days of Alpaca's calendar read at once
@@ -343,7 +341,7 @@ class AlpacaBroker:
                 return self._calendar[day]
         end = day + timedelta(days=CALENDAR_SPAN)
         raw = self._call(self._trading.get_calendar, GetCalendarRequest(start=day, end=end), what="read the calendar")
-        closes = {entry.date: entry.close.replace(tzinfo=NEW_YORK) for entry in raw}  # New York wall time
+        closes = {entry.date: entry.close.replace(tzinfo=EASTERN) for entry in raw}  # New York wall time
         with self._lock:
             for offset in range(CALENDAR_SPAN + 1):
                 moment = day + timedelta(days=offset)
@@ -520,7 +518,7 @@ class AlpacaBroker:
         """Daily equity, oldest first, dated in New York (Alpaca's market days)."""
         raw = self._call(self._trading.get_portfolio_history,
                          GetPortfolioHistoryRequest(period=period, timeframe="1D"), what="read portfolio history")
-        return [(datetime.fromtimestamp(stamp, NEW_YORK).date(), Decimal(str(equity)))
+        return [(datetime.fromtimestamp(stamp, EASTERN).date(), Decimal(str(equity)))
                 for stamp, equity in zip(raw.timestamp, raw.equity) if equity is not None]
 
     def equity_history(self) -> list[tuple[date, Decimal]]:
@@ -532,7 +530,7 @@ class AlpacaBroker:
         request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TimeFrame.Day, start=_start_of(start),
                                    end=_start_of(end, next_day=True), feed=DataFeed.IEX, adjustment=Adjustment.ALL)
         bars = self._call(self._stocks.get_stock_bars, request, what=f"read {symbol} daily bars")
-        return [(bar.timestamp.astimezone(NEW_YORK).date(), Decimal(str(bar.close)))
+        return [(bar.timestamp.astimezone(EASTERN).date(), Decimal(str(bar.close)))
                 for bar in bars.data.get(symbol, [])]
 
     # -- inside ------------------------------------------------------------------------
@@ -708,7 +706,7 @@ def _aware(when: datetime) -> datetime:
 def _start_of(day: date | datetime, next_day: bool = False) -> datetime:
     if isinstance(day, datetime):
         return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
-    moment = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK)
+    moment = datetime(day.year, day.month, day.day, tzinfo=EASTERN)
     return moment + timedelta(days=1) if next_day else moment
 
 

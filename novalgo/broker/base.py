@@ -9,8 +9,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from novalgo.domain.decision import STOP_LOSS, TAKE_PROFIT, TRAILING  # noqa: F401  (re-exported for adapters)
 from novalgo.domain.fifo import Fill  # noqa: F401  (a fill is the domain's; brokers report them)
-
-ZERO = Decimal(0)
+from novalgo.domain.money import ZERO
 
 # Normalised order states. Alpaca has more; adapters map theirs onto these.
 PENDING = "pending"  # accepted, not (fully) filled yet

@@ -39,7 +39,6 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
-from zoneinfo import ZoneInfo
 
 from novalgo.broker import simulated_exits as exits
 from novalgo.broker.base import (
@@ -59,7 +58,7 @@ from novalgo.broker.base import (
     Position,
 )
 from novalgo.clock import SYSTEM_CLOCK
-from novalgo.domain.guards import trading_day
+from novalgo.domain.guards import EASTERN, trading_day
 from novalgo.domain.money import plain
 from novalgo.domain.symbols import is_crypto
 from novalgo.errors import BlockedByOpenOrders, OrderRejected
@@ -68,8 +67,7 @@ from novalgo.sqlite import ThreadConnections
 log = logging.getLogger(__name__)
 
 STARTING_CASH = Decimal(100000)
-NEW_YORK = ZoneInfo("America/New_York")
-QTY_STEP = exits.QTY_STEP
+
 WATCH_EVERY = 0.5  # seconds between a listener's looks for changes made by other processes
 OPEN = (PENDING, PARTIALLY_FILLED)  # orders the simulator may still fill (part-filled only by fill_part)
 # A first price for the default local sheet's symbols: on a fresh simulator the README's first
@@ -172,7 +170,7 @@ class SimulatedBroker:
 
     def session_close(self, day: date) -> datetime | None:
         """16:00 New York on weekdays (no holidays, no early closes in the simulator)."""
-        return datetime.combine(day, dtime(16, 0), NEW_YORK) if self.trading_day(day) else None
+        return datetime.combine(day, dtime(16, 0), EASTERN) if self.trading_day(day) else None
 
     def market_open(self) -> bool:
         return True  # the simulator trades around the clock
@@ -180,13 +178,13 @@ class SimulatedBroker:
     def _alpaca_would_wait(self) -> datetime | None:
         """The next regular open (09:30 ET on a weekday) when now is outside regular hours, else None.
         Weekends only: the simulator knows no holidays."""
-        now = datetime.fromtimestamp(self.clock(), timezone.utc).astimezone(NEW_YORK)
+        now = datetime.fromtimestamp(self.clock(), timezone.utc).astimezone(EASTERN)
         if self.trading_day(now.date()) and dtime(9, 30) <= now.time() < dtime(16, 0):
             return None
         day = now.date() if now.time() < dtime(9, 30) else now.date() + timedelta(days=1)
         while not self.trading_day(day):
             day += timedelta(days=1)
-        return datetime.combine(day, dtime(9, 30), NEW_YORK)
+        return datetime.combine(day, dtime(9, 30), EASTERN)
 
 
     # -- account and positions --------------------------------------------------------

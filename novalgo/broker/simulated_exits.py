@@ -28,12 +28,8 @@ from novalgo.broker.base import (
     OrderRequest,
     OrderState,
 )
-from novalgo.domain.money import plain
+from novalgo.domain.money import CENT, HUNDRED, QTY_STEP, plain
 from novalgo.errors import OrderRejected
-
-QTY_STEP = Decimal("0.000000001")  # Alpaca's fractional precision
-CENT = Decimal("0.01")
-HUNDRED = Decimal(100)
 
 # Columns beyond the first simulator's, added to an older file by ThreadConnections.prepare.
 ORDER_COLUMNS = {

@@ -24,13 +24,12 @@ import click
 
 from novalgo.broker.alpaca_activities import fills_from_activities
 from novalgo.domain.fifo import SIDES, FillRow, SymbolPnl, in_time_order, match_fifo, match_fifo_rows, total
-from novalgo.domain.money import plain
+from novalgo.domain.money import ZERO, plain
 from novalgo.engine.performance import money, percent, pnl_numbers
 
 REQUIRED = ("time", "symbol", "side", "qty", "price")
 # The spellings seen in practice, looked up as they are before trying strip().lower().
 FAST_SIDES = {**SIDES, "BUY": True, "SELL": False, "Buy": True, "Sell": False}
-ZERO = Decimal(0)
 INFINITY = Decimal("Infinity")
 EXIT_BAD_INPUT = 2
 

@@ -16,10 +16,8 @@ import click
 
 from novalgo.broker.base import FILLED
 from novalgo.cli.load import load_settings
-from novalgo.domain.money import plain
+from novalgo.domain.money import CENT, plain
 from novalgo.domain.symbols import normalize_symbol
-
-CENT = Decimal("0.01")
 
 
 @click.group()

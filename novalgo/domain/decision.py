@@ -27,7 +27,7 @@ from novalgo.domain import statuses
 from novalgo.domain.alert_parts import PERCENT, PIPS, PRICE, ExitTarget
 from novalgo.domain.alerts import BUY, CLOSE, SELL
 from novalgo.domain.config_rows import ConfigRow
-from novalgo.domain.money import plain
+from novalgo.domain.money import CENT, QTY_STEP, ZERO, plain
 from novalgo.domain.row_rules import (
     ALERT,
     LIMIT,
@@ -41,13 +41,8 @@ from novalgo.domain.row_rules import (
 )
 from novalgo.domain.row_rules import PERCENT as SIZE_PERCENT
 
-ZERO = Decimal(0)
-CENT = Decimal("0.01")
-
-
 OPEN, CLOSING, TRAILING = "open", "close", "trailing_stop"  # a leg's purpose
 TAKE_PROFIT, STOP_LOSS = "take_profit", "stop_loss"  # an exit order's purpose (a bracket's legs, an OCO)
-QTY_STEP = Decimal("0.000000001")  # Alpaca's fractional precision
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Hashable, Iterable
 
-ZERO = Decimal(0)
-HUNDRED = Decimal(100)
+from novalgo.domain.money import HUNDRED, ZERO
+
 LONG = "long"
 SHORT = "short"
 TOTAL = "TOTAL"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+ZERO = Decimal(0)
 CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+QTY_STEP = Decimal("0.000000001")  # Alpaca's fractional precision: 9 decimal places
 
 
 def plain(value: Decimal | None) -> str | None:
