@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+from novalgo.domain.cells import yes_no
 from novalgo.domain.money import parse_dollars
 from novalgo.domain.row_rules import DOLLARS, TRADE_COLUMNS, Size, TradeRules, parse_rules, parse_size
 from novalgo.domain.symbols import normalize_symbol
@@ -26,8 +27,6 @@ GUARD_COLUMNS = (TRADING_HOURS, FLATTEN_AT, MAX_TRADES)
 # Optional columns (issue order): a missing column or an empty cell keeps the default behaviour.
 OPTIONAL_HEADERS = TRADE_COLUMNS + GUARD_COLUMNS
 
-_TRUE = {"true", "yes", "y", "1", "on", "x", "✓", "✔", "checked", "active"}
-_FALSE = {"false", "no", "n", "0", "off", "", "unchecked", "inactive"}
 
 RowKey = tuple[str, int]  # (symbol, timeframe in minutes)
 
@@ -169,12 +168,7 @@ def status_cells(values: Sequence[Sequence[str]], updates: Iterable[tuple[RowKey
 
 
 def parse_bool(text: str) -> bool:
-    folded = str(text).strip().lower()
-    if folded in _TRUE:
-        return True
-    if folded in _FALSE:
-        return False
-    raise ValueError(f"active must be TRUE or FALSE, not {text!r}")
+    return yes_no(text, f"active must be TRUE or FALSE, not {text!r}", also_yes={"active"}, also_no={"", "inactive"})
 
 
 def parse_money(text: str) -> Decimal:

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from novalgo.domain.cells import yes_no
 from novalgo.domain.config_rows import FLATTEN_AT, MAX_TRADES, TRADING_HOURS
 from novalgo.domain.money import parse_dollars
 
@@ -42,8 +43,6 @@ MAX_OPEN_POSITIONS, MAX_EXPOSURE = "max open positions", "max exposure"
 ACCOUNT_SETTINGS = (TRADING, MAX_DAILY_LOSS, FLATTEN_ON_MAX_LOSS, MAX_OPEN_POSITIONS, MAX_EXPOSURE)
 SETTING, VALUE = "Setting", "Value"
 
-_ON = {"on", "true", "yes", "y", "1", "x", "✓", "✔", "checked", "enabled"}
-_OFF = {"off", "false", "no", "n", "0", "unchecked", "disabled", "paused", "pause"}
 
 
 # -- per row -----------------------------------------------------------------------------------
@@ -348,12 +347,8 @@ def parse_loss_limit(text: str, name: str = MAX_DAILY_LOSS) -> LossLimit:
 
 
 def parse_on_off(text: str, name: str) -> bool:
-    folded = str(text).strip().lower()
-    if folded in _ON:
-        return True
-    if folded in _OFF:
-        return False
-    raise ValueError(f"{name} {text!r} must be on or off")
+    return yes_no(text, f"{name} {text!r} must be on or off", also_yes={"enabled"},
+                  also_no={"disabled", "paused", "pause"})
 
 
 def parse_count(text: str, name: str) -> int:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Mapping
 
+from novalgo.domain.cells import yes_no
+
 DIRECTION, TAKE_PROFIT, STOP_LOSS, TRAILING_STOP = "Direction", "Take Profit", "Stop Loss", "Trailing Stop"
 ORDER_TYPE, LIMIT_OFFSET, EXTENDED_HOURS = "Order Type", "Limit Offset", "Extended Hours"
 TRADE_COLUMNS = (DIRECTION, TAKE_PROFIT, STOP_LOSS, TRAILING_STOP, ORDER_TYPE, LIMIT_OFFSET, EXTENDED_HOURS)
@@ -24,8 +26,6 @@ ORDER_TYPES = (MARKET, LIMIT)
 
 DOLLARS, SHARES, PERCENT, ALERT = "dollars", "shares", "percent", "alert"
 
-_TRUE = {"true", "yes", "y", "1", "on", "x", "✓", "✔", "checked"}
-_FALSE = {"false", "no", "n", "0", "off", "", "unchecked"}
 
 
 @dataclass(frozen=True)
@@ -196,12 +196,7 @@ def _choice(text: str, column: str, allowed: tuple[str, ...], default: str) -> s
 
 
 def _checkbox(text: str, column: str) -> bool:
-    folded = text.lower()
-    if folded in _TRUE:
-        return True
-    if folded in _FALSE:
-        return False
-    raise ValueError(f"{column} {text!r}: tick the checkbox or write TRUE / FALSE")
+    return yes_no(text, f"{column} {text!r}: tick the checkbox or write TRUE / FALSE", also_no={""})
 
 
 def _number(text: str, error: str) -> Decimal:
