@@ -41,14 +41,7 @@ def service(tmp_path_factory):
 
 @pytest.mark.parametrize("posted, body, shown", DIALECTS)
 def test_each_dialect_is_read_and_decided_by_the_real_service(service, posted, body, shown):
-    data = json.dumps(body) if isinstance(body, dict) else body
-    url = f"{service.url}/webhook/{SECRET}" if posted == "url" else f"{service.url}/webhook"
-    answer = requests.post(f"{url}?wait=2.5", data=data.encode("utf-8"), timeout=10)
-    assert answer.status_code in (200, 202), answer.text
-    alert_id = answer.json()["alert_id"]
-    assert service.wait_all_terminal(timeout=30) is not None, service.tail()
-    listed = requests.get(f"{service.url}/alerts?limit=50", timeout=5).json()["alerts"]
-    [record] = [a for a in listed if a["id"] == alert_id]
+    record, listed = service.settled_record(posted, body)
     assert (record["action"], record["symbol"]) == shown
     assert record["status"] not in ("QUEUED", "PROCESSING", "DUPLICATE", "FAILED"), record
     assert SECRET not in json.dumps(listed)

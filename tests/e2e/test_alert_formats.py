@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
 from tests.support.running_service import RunningService
 
@@ -44,14 +43,7 @@ def service(tmp_path_factory):
 
 @pytest.mark.parametrize("posted, body, shown", FAMILIES)
 def test_each_alert_family_is_read_and_shown_in_alerts(service, posted, body, shown):
-    data = json.dumps(body) if isinstance(body, dict) else body
-    url = f"{service.url}/webhook/{LICENCE_ID}" if posted == "url" else f"{service.url}/webhook"
-    answer = requests.post(f"{url}?wait=2.5", data=data.encode("utf-8"), timeout=10)
-    assert answer.status_code in (200, 202), answer.text
-    alert_id = answer.json()["alert_id"]
-    assert service.wait_all_terminal(timeout=30) is not None, service.tail()
-    listed = requests.get(f"{service.url}/alerts?limit=50", timeout=5).json()["alerts"]
-    [record] = [a for a in listed if a["id"] == alert_id]
+    record, listed = service.settled_record(posted, body)
     assert (record["action"], record["symbol"], record["timeframe"]) == shown
     # Read and decided (a price-less short may FAIL to size; that is trading, not reading).
     assert record["status"] not in ("QUEUED", "PROCESSING", "DUPLICATE"), record

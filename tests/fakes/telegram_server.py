@@ -78,8 +78,9 @@ class FakeTelegram(ServedApp, Troubled):
                 body["parameters"] = parameters
             return jsonify(body), code
 
-        @app.post("/bot<token>/sendMessage")
-        def send_message(token):
+        def refusal(token):
+            """What the Bot API answers before reading a call: trouble the test arranged (a hang, a
+            429 with retry_after, a 5xx), or 401 for a token that is not the bot's."""
             trouble = fake.next_trouble()
             if trouble is not None:
                 time.sleep(trouble.hang)
@@ -89,6 +90,13 @@ class FakeTelegram(ServedApp, Troubled):
                 return error(trouble.status, "Internal Server Error")
             if token != fake.token:
                 return error(401, "Unauthorized")
+            return None
+
+        @app.post("/bot<token>/sendMessage")
+        def send_message(token):
+            refused = refusal(token)
+            if refused is not None:
+                return refused
             params = dict(request.values.items())
             params.update(request.get_json(silent=True) or {})
             if str(params.get("chat_id", "")) not in {fake.chat_id, *fake.chats}:
@@ -105,15 +113,9 @@ class FakeTelegram(ServedApp, Troubled):
 
         @app.post("/bot<token>/getUpdates")
         def get_updates(token):
-            trouble = fake.next_trouble()
-            if trouble is not None:
-                time.sleep(trouble.hang)
-                if trouble.status == 429:
-                    wait = int(trouble.retry_after or 1)
-                    return error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
-                return error(trouble.status, "Internal Server Error")
-            if token != fake.token:
-                return error(401, "Unauthorized")
+            refused = refusal(token)
+            if refused is not None:
+                return refused
             params = dict(request.values.items())
             params.update(request.get_json(silent=True) or {})
             fake.polls.append(params)

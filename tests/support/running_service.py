@@ -74,6 +74,20 @@ class RunningService:
         url = f"{self.url}/webhook" + (f"?wait={wait}" if wait else "")
         return (session or requests).post(url, json={**body, "secret": self.secret}, timeout=timeout)
 
+    def settled_record(self, posted: str, body: dict | str) -> tuple[dict, list[dict]]:
+        """POST ``body`` as it is (JSON for a dict) with the secret in the URL (``posted="url"``) or
+        in the body itself, wait until every alert is settled, and return its record in /alerts and
+        the whole list (to check what it shows)."""
+        data = json.dumps(body) if isinstance(body, dict) else body
+        url = f"{self.url}/webhook/{self.secret}" if posted == "url" else f"{self.url}/webhook"
+        answer = requests.post(f"{url}?wait=2.5", data=data.encode("utf-8"), timeout=10)
+        assert answer.status_code in (200, 202), answer.text
+        alert_id = answer.json()["alert_id"]
+        assert self.wait_all_terminal(timeout=30) is not None, self.tail()
+        listed = requests.get(f"{self.url}/alerts?limit=50", timeout=5).json()["alerts"]
+        [record] = [a for a in listed if a["id"] == alert_id]
+        return record, listed
+
     def leader_pid(self) -> int | None:
         try:
             text = (self.data_dir / "leader.lock").read_text().strip()
